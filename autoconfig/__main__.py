@@ -1,0 +1,7 @@
+"""`python -m autoconfig`: the same as the `autoconfig` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,163 @@
+"""E-mail addresses and domain names as clients send them, and the placeholders that use them.
+
+Addresses arrive from the internet in query strings, XML bodies and Host headers. They are parsed
+strictly (RFC 5321/6531 syntax and length limits, no control characters) so that the formats can
+trust what they substitute, and domains are normalised to lower-case IDNA A-labels so that
+`Bücher.example` and `xn--bcher-kva.example` find the same provider.
+"""
+
+import ipaddress
+import re
+import unicodedata
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import idna
+
+EMAILADDRESS = "%EMAILADDRESS%"
+EMAILLOCALPART = "%EMAILLOCALPART%"
+EMAILDOMAIN = "%EMAILDOMAIN%"
+PLACEHOLDERS = (EMAILADDRESS, EMAILLOCALPART, EMAILDOMAIN)
+HOST_PLACEHOLDERS = (EMAILLOCALPART, EMAILDOMAIN)
+
+MAX_ADDRESS_OCTETS = 254
+MAX_LOCAL_PART_OCTETS = 64
+MAX_DOMAIN_OCTETS = 253
+MAX_LABEL_OCTETS = 63
+
+_LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
+_ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+\Z")
+_QUOTED = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\U0010ffff]|\\[\x20-\x7e])*"\Z')
+_PLACEHOLDER_TOKEN = re.compile(r"%[^%]*%|%")
+
+
+class AddressError(ValueError):
+    """An address or domain a client sent cannot be used; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmailAddress:
+    """A syntactically valid address.
+
+    `domain` is the domain as the client wrote it (used in login names, where the mail server
+    expects what the user typed); `ascii_domain` is its normalised form, for lookups and host names.
+    """
+
+    local_part: str
+    domain: str
+    ascii_domain: str
+
+    def __str__(self) -> str:
+        return f"{self.local_part}@{self.domain}"
+
+
+def _has_forbidden_characters(text: str) -> bool:
+    return any(
+        unicodedata.category(char) in ("Cc", "Cs") or char in "\ufffe\uffff" for char in text
+    )
+
+
+def normalize_domain(text: str) -> str:
+    """Return the lookup form of a domain name: lower-case A-labels, no trailing dot."""
+    if text.endswith("."):
+        text = text[:-1]
+    if not text:
+        raise AddressError("the domain is empty")
+    if _has_forbidden_characters(text):
+        raise AddressError("the domain contains control characters")
+    if text.isascii():
+        ascii_name = text.lower()
+    else:
+        try:
+            ascii_name = idna.encode(text, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError) as exc:
+            raise AddressError(f"{text!r} is not a valid internationalised domain name") from exc
+    if len(ascii_name) > MAX_DOMAIN_OCTETS:
+        raise AddressError(f"the domain is longer than {MAX_DOMAIN_OCTETS} characters")
+    for label in ascii_name.split("."):
+        if len(label) > MAX_LABEL_OCTETS:
+            raise AddressError(f"the domain label {label[:20]!r}... is over 63 characters")
+        if not _LDH_LABEL.match(label):
+            raise AddressError(f"{text!r} is not a valid domain name")
+    return ascii_name
+
+
+def _check_local_part(local: str) -> None:
+    if not local:
+        raise AddressError("the address has no local part before '@'")
+    if len(local.encode("utf-8")) > MAX_LOCAL_PART_OCTETS:
+        raise AddressError(f"the local part is longer than {MAX_LOCAL_PART_OCTETS} octets")
+    if local.startswith('"'):
+        if not _QUOTED.match(local):
+            raise AddressError("the quoted local part is not valid")
+        return
+    atoms = local.split(".")
+    if not all(_ATEXT.match(atom) for atom in atoms):
+        raise AddressError("the local part contains characters that need quoting")
+
+
+def parse_address(text: str) -> EmailAddress:
+    """Parse `local@domain`, rejecting anything a mail server would not accept as an address."""
+    if _has_forbidden_characters(text):
+        raise AddressError("the address contains control characters")
+    if len(text.encode("utf-8")) > MAX_ADDRESS_OCTETS:
+        raise AddressError(f"the address is longer than {MAX_ADDRESS_OCTETS} octets")
+    local, at, domain = text.rpartition("@")
+    if not at:
+        raise AddressError("the address has no '@'")
+    _check_local_part(local)
+    if domain.startswith("["):
+        raise AddressError("address literals like [192.0.2.1] name no mail provider")
+    return EmailAddress(local, domain, normalize_domain(domain))
+
+
+def domain_from_host(host: str, prefixes: Collection[str]) -> str:
+    """The mail domain a Host header names: port and one service prefix removed, normalised.
+
+    `autoconfig.example.com:443` becomes `example.com`, so that a server reached under the
+    provider's own service names can answer clients that send no address.
+    """
+    if host.startswith("["):
+        raise AddressError("an IP address names no mail domain")
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        raise AddressError("an IP address names no mail domain")
+    name = normalize_domain(name)
+    for prefix in prefixes:
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return name[len(prefix) :]
+    return name
+
+
+def placeholder_errors(template: str, allowed: Collection[str]) -> list[str]:
+    """Describe each %...% token of a template that is not one of the allowed placeholders."""
+    errors = []
+    for token in _PLACEHOLDER_TOKEN.findall(template):
+        if token == "%":
+            errors.append("has a lone '%' (placeholders are %EMAILADDRESS%, ...)")
+        elif token not in allowed:
+            names = ", ".join(allowed)
+            errors.append(f"{token} is not a placeholder here (use {names})")
+    return errors
+
+
+def substitute(template: str, address: EmailAddress, *, for_host: bool = False) -> str:
+    """Fill the placeholders of a template, in one pass so that values are never re-read.
+
+    Host names get the normalised domain (`xn--...`), login names the domain as the user wrote it.
+    """
+    domain = address.ascii_domain if for_host else address.domain
+    values = {
+        EMAILADDRESS: f"{address.local_part}@{address.domain}",
+        EMAILLOCALPART: address.local_part,
+        EMAILDOMAIN: domain,
+    }
+    if "%" not in template:
+        return template
+    return _PLACEHOLDER_TOKEN.sub(
+        lambda match: values.get(match.group(0), match.group(0)), template
+    )

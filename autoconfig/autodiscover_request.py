@@ -1,0 +1,82 @@
+"""Reading Autodiscover POX requests from the internet without trusting them.
+
+The parser resolves no entities, loads no DTD, touches no network and refuses any document that
+declares a DTD at all, so entity bombs and external entities (file or http) have nothing to work
+with; the web layer caps the body size before it gets here. Elements are matched by local name
+because real clients differ in how carefully they namespace their requests.
+"""
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from .formats.outlook import OUTLOOK_NS, ErrorCode
+
+ACCEPTED_SCHEMAS = frozenset({OUTLOOK_NS})
+
+
+@dataclass(frozen=True, slots=True)
+class AutodiscoverRequest:
+    email: str
+    response_schema: str
+
+
+class AutodiscoverRequestError(Exception):
+    """A request that gets an Autodiscover error answer; `reason` goes to DebugData."""
+
+    def __init__(self, code: ErrorCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _hardened_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+
+
+def _local_name(element: etree._Element) -> str:
+    tag = element.tag
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _child(parent: etree._Element, name: str) -> etree._Element | None:
+    return next((child for child in parent if _local_name(child) == name), None)
+
+
+def parse_request(body: bytes) -> AutodiscoverRequest:
+    """The address and response schema a client asks for, or AutodiscoverRequestError."""
+    if not body.strip():
+        raise AutodiscoverRequestError(ErrorCode.INVALID_REQUEST, "the request body is empty")
+    try:
+        root = etree.fromstring(body, _hardened_parser())
+    except etree.XMLSyntaxError as exc:
+        raise AutodiscoverRequestError(
+            ErrorCode.INVALID_REQUEST, "the request is not well-formed XML"
+        ) from exc
+    if root.getroottree().docinfo.doctype:
+        raise AutodiscoverRequestError(ErrorCode.INVALID_REQUEST, "DTDs are not accepted")
+    if _local_name(root) != "Autodiscover":
+        raise AutodiscoverRequestError(ErrorCode.INVALID_REQUEST, "the root is not Autodiscover")
+    request = _child(root, "Request")
+    if request is None:
+        raise AutodiscoverRequestError(ErrorCode.INVALID_REQUEST, "there is no Request element")
+    email = _child(request, "EMailAddress")
+    if email is None or not (email.text or "").strip():
+        raise AutodiscoverRequestError(ErrorCode.INVALID_REQUEST, "there is no EMailAddress")
+    schema_element = _child(request, "AcceptableResponseSchema")
+    schema = (schema_element.text or "").strip() if schema_element is not None else ""
+    schema = schema or OUTLOOK_NS
+    if schema not in ACCEPTED_SCHEMAS:
+        raise AutodiscoverRequestError(
+            ErrorCode.SCHEMA_NOT_SUPPORTED, "only the Outlook 2006a response schema is served"
+        )
+    return AutodiscoverRequest(email=(email.text or "").strip(), response_schema=schema)

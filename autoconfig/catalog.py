@@ -1,0 +1,80 @@
+"""The immutable domain index that every request reads.
+
+Built once from validated providers (rendering what does not depend on the address at the same
+time) and never changed afterwards: a reload builds a new catalog and swaps one reference, so a
+request in flight keeps the catalog it started with.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .formats import outlook, thunderbird
+from .model import Domain, Provider, Redirect
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEntry:
+    """A provider with its pre-rendered answers."""
+
+    provider: Provider
+    thunderbird: thunderbird.CompiledThunderbird
+    outlook: outlook.CompiledOutlook
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The result of a lookup: whose domain it is and how it was listed."""
+
+    entry: ProviderEntry
+    domain: str
+    listed_as: Domain
+
+    @property
+    def provider(self) -> Provider:
+        return self.entry.provider
+
+    @property
+    def redirect(self) -> Redirect | None:
+        """A redirect of the domain itself wins over one of its provider."""
+        return self.listed_as.redirect or self.entry.provider.redirect
+
+
+class Catalog:
+    """Domain -> provider: exact names first, then the most specific wildcard."""
+
+    __slots__ = ("_exact", "_wildcards", "entries")
+
+    def __init__(self, providers: Iterable[Provider]) -> None:
+        exact: dict[str, tuple[ProviderEntry, Domain]] = {}
+        wildcards: dict[str, tuple[ProviderEntry, Domain]] = {}
+        entries = []
+        for provider in providers:
+            entry = ProviderEntry(
+                provider=provider,
+                thunderbird=thunderbird.compile_provider(provider),
+                outlook=outlook.compile_provider(provider),
+            )
+            entries.append(entry)
+            for domain in provider.domains:
+                index = wildcards if domain.wildcard else exact
+                index.setdefault(domain.name, (entry, domain))
+        self._exact = exact
+        self._wildcards = wildcards
+        self.entries: tuple[ProviderEntry, ...] = tuple(entries)
+
+    @property
+    def domain_count(self) -> int:
+        return len(self._exact) + len(self._wildcards)
+
+    def lookup(self, domain: str) -> Match | None:
+        """Find the provider of a normalised domain (lower-case A-labels, see address.py)."""
+        found = self._exact.get(domain)
+        if found is None and self._wildcards:
+            rest = domain
+            while found is None and "." in rest:
+                rest = rest.split(".", 1)[1]
+                found = self._wildcards.get(rest)
+        if found is None:
+            return None
+        entry, listed_as = found
+        return Match(entry=entry, domain=domain, listed_as=listed_as)

@@ -1,0 +1,182 @@
+"""Microsoft Autodiscover "POX" answers for Outlook and the clients that copy it.
+
+Rules from [MS-OXDSCLI] and the Exchange POX reference, plus what real readers need: default
+namespaces only (Delta Chat matches raw tag names), `SPA` and `SSL` always explicit (absent means
+on), `SSL` on for STARTTLS too with `Encryption` telling TLS from SSL (Thunderbird and Delta Chat
+read `SSL` off as plaintext, some clients read only `Encryption`), and errors in the base-namespace
+Response, where exchangelib looks for them.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+
+from lxml import etree
+
+from ..address import EmailAddress, substitute
+from ..model import Authentication, Provider, Server, SocketType
+from .template import Template, slot
+
+CONTENT_TYPE = "text/xml; charset=utf-8"
+BASE_NS = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
+OUTLOOK_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
+REQUEST_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
+
+
+class ErrorCode(IntEnum):
+    """Autodiscover error codes ([MS-OXDSCLI] 2.2.4.1.1.3.2) and the message sent with each."""
+
+    ADDRESS_NOT_FOUND = 500
+    INVALID_REQUEST = 600
+    SCHEMA_NOT_SUPPORTED = 601
+
+    @property
+    def message(self) -> str:
+        return {
+            ErrorCode.ADDRESS_NOT_FOUND: "The e-mail address cannot be found.",
+            ErrorCode.INVALID_REQUEST: "Invalid Request",
+            ErrorCode.SCHEMA_NOT_SUPPORTED: "The requested response schema is not supported.",
+        }[self]
+
+
+XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
+
+_PROTOCOL_TYPES = {"imap": "IMAP", "pop3": "POP3", "smtp": "SMTP"}
+_ENCRYPTION = {SocketType.SSL: "SSL", SocketType.STARTTLS: "TLS", SocketType.PLAIN: "None"}
+
+
+def _add(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{OUTLOOK_NS}}}{tag}")
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _on_off(value: bool) -> str:
+    return "on" if value else "off"
+
+
+def _serialize(root: etree._Element) -> bytes:
+    return XML_DECLARATION + etree.tostring(root, encoding="utf-8", pretty_print=True)
+
+
+def _outlook_response() -> tuple[etree._Element, etree._Element]:
+    root = etree.Element(f"{{{BASE_NS}}}Autodiscover", nsmap={None: BASE_NS})
+    response = etree.SubElement(root, f"{{{OUTLOOK_NS}}}Response", nsmap={None: OUTLOOK_NS})
+    return root, response
+
+
+@dataclass(frozen=True, slots=True)
+class _Values:
+    """Where the address-dependent text comes from: a real address, or template slots."""
+
+    address: str | None
+    hosts: dict[str, str]
+    logins: dict[str, str]
+
+
+def _protocol(account: etree._Element, server: Server, values: _Values) -> None:
+    protocol = _add(account, "Protocol")
+    _add(protocol, "Type", _PROTOCOL_TYPES[server.type])
+    _add(protocol, "Server", values.hosts[server.hostname])
+    _add(protocol, "Port", str(server.port))
+    _add(protocol, "DomainRequired", "off")
+    login = values.logins.get(server.username)
+    if login is not None:
+        _add(protocol, "LoginName", login)
+    _add(protocol, "SPA", _on_off(server.authentication[0] is Authentication.NTLM))
+    _add(protocol, "SSL", _on_off(server.socket_type is not SocketType.PLAIN))
+    _add(protocol, "Encryption", _ENCRYPTION[server.socket_type])
+    _add(protocol, "AuthRequired", _on_off(server.sends_credentials))
+    if server.type == "smtp":
+        _add(protocol, "UsePOPAuth", "off")
+        _add(protocol, "SMTPLast", "off")
+
+
+def _settings(provider: Provider, values: _Values) -> bytes:
+    root, response = _outlook_response()
+    user = _add(response, "User")
+    if values.address is not None:
+        _add(user, "DisplayName", values.address)
+        _add(user, "AutoDiscoverSMTPAddress", values.address)
+    else:
+        _add(user, "DisplayName", provider.display_name)
+    account = _add(response, "Account")
+    _add(account, "AccountType", "email")
+    _add(account, "Action", "settings")
+    for server in (*provider.incoming, *provider.outgoing):
+        _protocol(account, server, values)
+    return _serialize(root)
+
+
+def _servers(provider: Provider) -> Iterable[Server]:
+    return (*provider.incoming, *provider.outgoing)
+
+
+def render_settings(provider: Provider, address: EmailAddress | None, domain: str) -> bytes:
+    """Settings for one address, built from scratch.
+
+    Without an address (a GET that named only the domain) login names that need the address
+    are left out, and clients fall back to the address the user typed.
+    """
+    servers = list(_servers(provider))
+    if address is None:
+        hosts = {s.hostname: s.hostname.replace("%EMAILDOMAIN%", domain) for s in servers}
+        logins = {s.username: s.username for s in servers if "%" not in s.username}
+        return _settings(provider, _Values(None, hosts, logins))
+    hosts = {s.hostname: substitute(s.hostname, address, for_host=True) for s in servers}
+    logins = {s.username: substitute(s.username, address) for s in servers}
+    return _settings(provider, _Values(str(address), hosts, logins))
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledOutlook:
+    """`render_settings` done once per provider; `fill` gives the same bytes for any address."""
+
+    settings: Template
+
+    def fill(self, address: EmailAddress) -> bytes:
+        values: dict[str, str] = {}
+        for name in self.settings.slots:
+            if name in values:
+                continue
+            kind, _, template = name.partition(":")
+            if kind == "address":
+                values[name] = str(address)
+            else:
+                values[name] = substitute(template, address, for_host=kind == "host")
+        return self.settings.fill(values)
+
+
+def compile_provider(provider: Provider) -> CompiledOutlook:
+    servers = list(_servers(provider))
+    hosts = {
+        s.hostname: slot(f"host:{s.hostname}") if "%" in s.hostname else s.hostname for s in servers
+    }
+    logins = {
+        s.username: slot(f"login:{s.username}") if "%" in s.username else s.username
+        for s in servers
+    }
+    values = _Values(slot("address:"), hosts, logins)
+    return CompiledOutlook(settings=Template.from_rendered(_settings(provider, values)))
+
+
+def render_redirect_address(address: str) -> bytes:
+    """Tell the client to start over with another address (Action redirectAddr)."""
+    root, response = _outlook_response()
+    account = _add(response, "Account")
+    _add(account, "AccountType", "email")
+    _add(account, "Action", "redirectAddr")
+    _add(account, "RedirectAddr", address)
+    return _serialize(root)
+
+
+def render_error(code: ErrorCode, debug: str = "") -> bytes:
+    """An Autodiscover error; in the base namespace, where every reader looks for it."""
+    root = etree.Element(f"{{{BASE_NS}}}Autodiscover", nsmap={None: BASE_NS})
+    response = etree.SubElement(root, f"{{{BASE_NS}}}Response")
+    error = etree.SubElement(response, f"{{{BASE_NS}}}Error")
+    etree.SubElement(error, f"{{{BASE_NS}}}ErrorCode").text = str(int(code))
+    etree.SubElement(error, f"{{{BASE_NS}}}Message").text = code.message
+    etree.SubElement(error, f"{{{BASE_NS}}}DebugData").text = debug
+    return _serialize(root)

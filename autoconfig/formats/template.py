@@ -1,0 +1,52 @@
+"""Pre-rendered documents with holes, filled per request with escaped values.
+
+A format renders a provider once, with a marker where an address-dependent value goes, and the
+result is cut into constant byte strings around the markers. A request then only joins bytes and
+escaped values: the cost of building and serialising XML is paid once per catalog, not per request.
+The markers use Unicode private-use characters, which the loader refuses in configuration values,
+so a marker can never come from an admin's data.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_OPEN = "\ue000"
+_CLOSE = "\ue001"
+_SLOT = re.compile(f"{_OPEN}([^{_CLOSE}]*){_CLOSE}".encode())
+_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+
+
+def slot(name: str) -> str:
+    """The marker to put in a document where the value called `name` will go."""
+    return f"{_OPEN}{name}{_CLOSE}"
+
+
+def xml_escape(value: str) -> str:
+    return value.translate(_XML_ESCAPES)
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """Constant parts around named slots: parts[0] slot[0] parts[1] ... slot[n-1] parts[n]."""
+
+    parts: tuple[bytes, ...]
+    slots: tuple[str, ...]
+
+    @classmethod
+    def from_rendered(cls, document: bytes) -> "Template":
+        pieces = _SLOT.split(document)
+        return cls(
+            parts=tuple(pieces[0::2]),
+            slots=tuple(piece.decode("utf-8") for piece in pieces[1::2]),
+        )
+
+    def fill(self, values: Mapping[str, str]) -> bytes:
+        """The document with every slot replaced by its XML-escaped value."""
+        if not self.slots:
+            return self.parts[0]
+        chunks = [self.parts[0]]
+        for name, part in zip(self.slots, self.parts[1:], strict=True):
+            chunks.append(xml_escape(values[name]).encode("utf-8"))
+            chunks.append(part)
+        return b"".join(chunks)

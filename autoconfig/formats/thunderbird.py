@@ -1,0 +1,93 @@
+"""Thunderbird autoconfig (`config-v1.1.xml`, the ISPDB / IETF mailmaint format).
+
+The answer is the same for every user of a domain: login names keep their placeholders
+(%EMAILADDRESS%...), which every client fills itself, so the document reveals nothing about any
+mailbox and can be rendered once. Only %EMAILDOMAIN% in host names is filled here, with the domain
+asked about, because the draft lets clients leave host names alone. What Thunderbird requires
+(readFromXML.sys.mjs, releases 128 to current) shapes the output: a host-name id, at least one
+domain, `port` and `username` on every server, socket types spelled exactly.
+"""
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from ..address import EMAILDOMAIN
+from ..model import Provider, Server
+from .template import Template, slot
+
+CONTENT_TYPE = "text/xml; charset=utf-8"
+
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+_DOMAIN_SLOT = "domain"
+
+
+def _add(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+    element = etree.SubElement(parent, tag, attrs)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _server(parent: etree._Element, tag: str, server: Server, domain: str) -> None:
+    element = _add(parent, tag, type=server.type)
+    _add(element, "hostname", server.hostname.replace(EMAILDOMAIN, domain))
+    _add(element, "port", str(server.port))
+    _add(element, "socketType", server.socket_type.value)
+    for method in server.authentication:
+        _add(element, "authentication", method.value)
+    _add(element, "username", server.username)
+
+
+def _document(provider: Provider, domain: str, unlisted_domain: str | None) -> bytes:
+    root = etree.Element("clientConfig", version="1.1")
+    body = _add(root, "emailProvider", id=provider.id)
+    for name in provider.exact_domains:
+        _add(body, "domain", name)
+    if unlisted_domain is not None:
+        _add(body, "domain", unlisted_domain)
+    _add(body, "displayName", provider.display_name)
+    _add(body, "displayShortName", provider.short_name)
+    for server in provider.incoming:
+        _server(body, "incomingServer", server, domain)
+    for server in provider.outgoing:
+        _server(body, "outgoingServer", server, domain)
+    for page in provider.documentation:
+        documentation = _add(body, "documentation", url=page.url)
+        for language, text in page.descriptions:
+            _add(documentation, "descr", text, lang=language)
+    if provider.webmail:
+        _add(_add(body, "webMail"), "loginPage", url=provider.webmail)
+    return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True)
+
+
+def render(provider: Provider, domain: str) -> bytes:
+    """The document for a lookup of `domain` (normalised), built from scratch.
+
+    A domain that matched through a wildcard is added to the domain list, so that the client
+    finds the domain it asked about in the answer.
+    """
+    unlisted = None if domain in provider.exact_domains else domain
+    return _document(provider, domain, unlisted)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledThunderbird:
+    """`render` done once per provider; `fill` gives the same bytes for any domain."""
+
+    listed: Template
+    unlisted: Template
+    exact_domains: frozenset[str]
+
+    def fill(self, domain: str) -> bytes:
+        template = self.listed if domain in self.exact_domains else self.unlisted
+        return template.fill({_DOMAIN_SLOT: domain})
+
+
+def compile_provider(provider: Provider) -> CompiledThunderbird:
+    marker = slot(_DOMAIN_SLOT)
+    return CompiledThunderbird(
+        listed=Template.from_rendered(_document(provider, marker, None)),
+        unlisted=Template.from_rendered(_document(provider, marker, marker)),
+        exact_domains=frozenset(provider.exact_domains),
+    )

@@ -1,0 +1,672 @@
+"""providers.yaml -> validated providers, with every error located by file, line and field path.
+
+The YAML is composed into nodes (which carry line numbers) and read node by node, so that an error
+can say `providers.yaml:17: providers[0].incoming[1].port: 70000 is not a port (1-65535)`. Reading
+never stops at the first problem: an admin sees every error of an edit at once.
+"""
+
+import difflib
+import ipaddress
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from .address import (
+    HOST_PLACEHOLDERS,
+    PLACEHOLDERS,
+    AddressError,
+    normalize_domain,
+    placeholder_errors,
+)
+from .errors import ConfigError, ConfigInvalid
+from .model import (
+    NO_AUTH_METHODS,
+    PASSWORD_METHODS,
+    Authentication,
+    Documentation,
+    Domain,
+    IncomingType,
+    Provider,
+    Redirect,
+    Server,
+    SocketType,
+)
+
+TOP_LEVEL_KEYS = ("providers",)
+PROVIDER_KEYS = (
+    "id",
+    "displayName",
+    "displayShortName",
+    "domains",
+    "incoming",
+    "outgoing",
+    "documentation",
+    "webMail",
+    "redirectUrl",
+    "redirectAddr",
+)
+DOMAIN_KEYS = ("name", "redirectUrl", "redirectAddr")
+SERVER_KEYS = ("type", "hostname", "port", "socketType", "authentication", "username")
+DOCUMENTATION_KEYS = ("url", "descr")
+
+MAX_DISPLAY_NAME = 60
+MAX_SHORT_NAME = 20
+DEFAULT_USERNAME = "%EMAILADDRESS%"
+DEFAULT_AUTHENTICATION = (Authentication.PASSWORD_CLEARTEXT,)
+
+DEFAULT_PORTS: dict[tuple[str, SocketType], int] = {
+    ("imap", SocketType.SSL): 993,
+    ("imap", SocketType.STARTTLS): 143,
+    ("imap", SocketType.PLAIN): 143,
+    ("pop3", SocketType.SSL): 995,
+    ("pop3", SocketType.STARTTLS): 110,
+    ("pop3", SocketType.PLAIN): 110,
+    ("smtp", SocketType.SSL): 465,
+    ("smtp", SocketType.STARTTLS): 587,
+    ("smtp", SocketType.PLAIN): 587,
+}
+"""The port a client would try for each protocol and socket type (RFC 8314, RFC 6409)."""
+
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*\Z")
+_HOST_SAMPLE_VALUES = {"%EMAILLOCALPART%": "user", "%EMAILDOMAIN%": "example.org"}
+
+
+class _Invalid:
+    """Marks a value that was reported as an error, so that later checks stay quiet about it."""
+
+
+INVALID = _Invalid()
+
+
+@dataclass
+class _Reader:
+    """Walks composed YAML nodes and collects every error with its location."""
+
+    file: str
+    constructor: yaml.SafeLoader
+    errors: list[ConfigError] = field(default_factory=list)
+
+    def error(self, node: yaml.Node | None, path: str, message: str) -> _Invalid:
+        line = node.start_mark.line + 1 if node is not None else None
+        self.errors.append(ConfigError(self.file, line, path, message))
+        return INVALID
+
+    def mapping(
+        self, node: yaml.Node, path: str, allowed: tuple[str, ...]
+    ) -> dict[str, yaml.Node] | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, path, f"must be a mapping (key: value), not {_describe(node)}")
+            return None
+        entries: dict[str, yaml.Node] = {}
+        key_nodes: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            where = f"{path}.{key}" if path else str(key)
+            if not isinstance(key, str):
+                self.error(key_node, path, "keys must be plain names")
+            elif key in entries:
+                first_line = key_nodes[key].start_mark.line + 1
+                self.error(key_node, where, f"is given twice (first on line {first_line})")
+            elif key not in allowed:
+                self.error(key_node, where, _unknown_key_message(key, allowed))
+            else:
+                entries[key] = value_node
+                key_nodes[key] = key_node
+        return entries
+
+    def sequence(self, node: yaml.Node, path: str) -> list[yaml.Node] | None:
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(node, path, f"must be a list, not {_describe(node)}")
+            return None
+        return list(node.value)
+
+    def scalar(self, node: yaml.Node, path: str, expected: type | tuple[type, ...]) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return self.error(node, path, f"must be {_type_name(expected)}, not {_describe(node)}")
+        value = self.constructor.construct_object(node)
+        if isinstance(value, bool) and bool not in _as_tuple(expected):
+            return self.error(node, path, f"must be {_type_name(expected)}, not {_describe(node)}")
+        if not isinstance(value, expected):
+            return self.error(node, path, f"must be {_type_name(expected)}, not {_describe(node)}")
+        return value
+
+    def text(self, node: yaml.Node, path: str) -> str | _Invalid:
+        value = self.scalar(node, path, str)
+        if isinstance(value, _Invalid):
+            return value
+        if not value.strip():
+            return self.error(node, path, "must not be empty")
+        if any(unicodedata.category(char) in ("Cc", "Cs", "Co") for char in value):
+            return self.error(node, path, "must not contain control or private-use characters")
+        return value
+
+
+def _as_tuple(expected: type | tuple[type, ...]) -> tuple[type, ...]:
+    return expected if isinstance(expected, tuple) else (expected,)
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "a whole number", bool: "true or false"}
+    return " or ".join(names.get(kind, kind.__name__) for kind in _as_tuple(expected))
+
+
+def _describe(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if node.tag.endswith(":null"):
+        return "empty"
+    kind = node.tag.rsplit(":", 1)[-1]
+    article = {"str": "the text", "int": "the number", "bool": "the boolean"}.get(kind, kind)
+    return f"{article} {node.value!r}" if kind == "str" else f"{article} {node.value}"
+
+
+def _unknown_key_message(key: str, allowed: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown key{hint}; allowed here: {', '.join(allowed)}"
+
+
+def _choice_message(value: str, choices: list[str], what: str) -> str:
+    folded = {choice.lower(): choice for choice in choices}
+    if value.lower() in folded:
+        return f"{value!r} must be spelled {folded[value.lower()]!r}"
+    return f"{value!r} is not {what} ({', '.join(choices)})"
+
+
+def _is_host_name(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        return True
+    try:
+        return normalize_domain(name) == name.lower()
+    except AddressError:
+        return False
+
+
+def _check_url(value: str, *, https_only: bool) -> str | None:
+    """Return why a URL is unusable for clients, or None when it is fine."""
+    if any(char.isspace() for char in value):
+        return f"{value!r} is not a URL (it contains spaces)"
+    parts = urlsplit(value)
+    schemes = ("https",) if https_only else ("https", "http")
+    if parts.scheme not in schemes:
+        return f"{value!r} must start with {' or '.join(s + '://' for s in schemes)}"
+    try:
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not host or not _is_host_name(host):
+        return f"{value!r} has no valid host name"
+    return None
+
+
+class _ProviderReader:
+    """Reads one providers.yaml document; one instance per load, never shared."""
+
+    def __init__(self, reader: _Reader) -> None:
+        self.r = reader
+        self.seen_domains: dict[str, tuple[str, int]] = {}
+
+    def providers(self, root: yaml.Node) -> list[Provider]:
+        top = self.r.mapping(root, "", TOP_LEVEL_KEYS)
+        if top is None:
+            return []
+        if "providers" not in top:
+            self.r.error(root, "providers", "is missing: the file must list its providers")
+            return []
+        items = self.r.sequence(top["providers"], "providers")
+        if items is None:
+            return []
+        if not items:
+            self.r.error(top["providers"], "providers", "is empty: list at least one provider")
+        seen_ids: dict[str, int] = {}
+        result = []
+        for index, node in enumerate(items):
+            provider = self.provider(node, f"providers[{index}]")
+            if provider is None:
+                continue
+            if provider.id in seen_ids:
+                self.r.error(
+                    node,
+                    f"providers[{index}].id",
+                    f"{provider.id!r} is already the id of providers[{seen_ids[provider.id]}]",
+                )
+                continue
+            seen_ids[provider.id] = index
+            result.append(provider)
+        return result
+
+    def provider(self, node: yaml.Node, path: str) -> Provider | None:
+        fields = self.r.mapping(node, path, PROVIDER_KEYS)
+        if fields is None:
+            return None
+        errors_before = len(self.r.errors)
+
+        def required(key: str) -> yaml.Node | None:
+            if key not in fields:
+                self.r.error(node, f"{path}.{key}", "is missing")
+                return None
+            return fields[key]
+
+        id_node = required("id")
+        provider_id = self.host_like_id(id_node, f"{path}.id") if id_node else INVALID
+        name_node = required("displayName")
+        display_name = self.name(name_node, f"{path}.displayName", MAX_DISPLAY_NAME)
+        short_name = self.short_name(fields, node, path, display_name)
+        redirect = self.redirect(fields, path)
+        domains = self.domains(fields, node, path)
+        needs_servers = redirect is None
+        incoming = self.servers(fields, node, path, "incoming", needs_servers)
+        outgoing = self.servers(fields, node, path, "outgoing", needs_servers)
+        if bool(incoming) != bool(outgoing) and not isinstance(incoming, _Invalid):
+            missing = "outgoing" if incoming else "incoming"
+            self.r.error(node, f"{path}.{missing}", "is needed too: clients need both directions")
+        documentation = self.documentation(fields.get("documentation"), f"{path}.documentation")
+        webmail = self.optional_url(fields.get("webMail"), f"{path}.webMail", https_only=False)
+        if len(self.r.errors) != errors_before:
+            return None
+        assert isinstance(provider_id, str) and isinstance(display_name, str)
+        assert isinstance(short_name, str) and isinstance(domains, tuple)
+        assert isinstance(incoming, tuple) and isinstance(outgoing, tuple)
+        assert not isinstance(webmail, _Invalid)
+        return Provider(
+            id=provider_id,
+            display_name=display_name,
+            short_name=short_name,
+            domains=domains,
+            incoming=incoming,
+            outgoing=outgoing,
+            documentation=documentation,
+            webmail=webmail,
+            redirect=redirect,
+        )
+
+    def host_like_id(self, node: yaml.Node, path: str) -> str | _Invalid:
+        value = self.r.text(node, path)
+        if isinstance(value, _Invalid):
+            return value
+        if not _is_host_name(value):
+            return self.r.error(
+                node, path, f"{value!r} must look like a host name (Thunderbird requires it)"
+            )
+        return value.lower()
+
+    def name(self, node: yaml.Node | None, path: str, limit: int) -> str | _Invalid:
+        if node is None:
+            return INVALID
+        value = self.r.text(node, path)
+        if isinstance(value, str) and len(value) > limit:
+            return self.r.error(node, path, f"is {len(value)} characters; at most {limit} fit")
+        return value
+
+    def short_name(
+        self, fields: dict[str, yaml.Node], node: yaml.Node, path: str, display: str | _Invalid
+    ) -> str | _Invalid:
+        if "displayShortName" in fields:
+            return self.name(fields["displayShortName"], f"{path}.displayShortName", MAX_SHORT_NAME)
+        if isinstance(display, str) and len(display) > MAX_SHORT_NAME:
+            return self.r.error(
+                node,
+                f"{path}.displayShortName",
+                f"is needed: displayName is over {MAX_SHORT_NAME} characters",
+            )
+        return display
+
+    def domains(
+        self, fields: dict[str, yaml.Node], node: yaml.Node, path: str
+    ) -> tuple[Domain, ...] | _Invalid:
+        path = f"{path}.domains"
+        if "domains" not in fields:
+            return self.r.error(
+                node, path, "is missing: list the mail domains this provider serves"
+            )
+        items = self.r.sequence(fields["domains"], path)
+        if items is None:
+            return INVALID
+        if not items:
+            return self.r.error(fields["domains"], path, "is empty: list at least one domain")
+        result: list[Domain] = []
+        for index, item in enumerate(items):
+            domain = self.domain(item, f"{path}[{index}]")
+            if domain is None:
+                continue
+            key = str(domain)
+            if key in self.seen_domains:
+                other_path, other_line = self.seen_domains[key]
+                self.r.error(
+                    item,
+                    f"{path}[{index}]",
+                    f"{key} is already listed at {other_path} (line {other_line})",
+                )
+                continue
+            self.seen_domains[key] = (f"{path}[{index}]", item.start_mark.line + 1)
+            result.append(domain)
+        return tuple(result)
+
+    def domain(self, node: yaml.Node, path: str) -> Domain | None:
+        redirect = None
+        name_node = node
+        if isinstance(node, yaml.MappingNode):
+            fields = self.r.mapping(node, path, DOMAIN_KEYS)
+            if fields is None:
+                return None
+            if "name" not in fields:
+                self.r.error(node, f"{path}.name", "is missing")
+                return None
+            name_node = fields["name"]
+            path_of_name = f"{path}.name"
+            redirect = self.redirect(fields, path)
+            if redirect is None and not ({"redirectUrl", "redirectAddr"} & fields.keys()):
+                self.r.error(node, path, "a domain written as a mapping needs a redirect")
+                return None
+        else:
+            path_of_name = path
+        text = self.r.text(name_node, path_of_name)
+        if isinstance(text, _Invalid):
+            return None
+        wildcard = text.startswith("*.")
+        bare = text[2:] if wildcard else text
+        try:
+            name = normalize_domain(bare)
+        except AddressError as exc:
+            self.r.error(name_node, path_of_name, f"{text!r}: {exc}")
+            return None
+        if "*" in bare:
+            self.r.error(name_node, path_of_name, "a wildcard is only allowed as '*.' at the start")
+            return None
+        return Domain(name=name, wildcard=wildcard, redirect=redirect)
+
+    def redirect(self, fields: dict[str, yaml.Node], path: str) -> Redirect | None:
+        url_node, addr_node = fields.get("redirectUrl"), fields.get("redirectAddr")
+        if url_node is not None and addr_node is not None:
+            self.r.error(addr_node, f"{path}.redirectAddr", "cannot be combined with redirectUrl")
+            return None
+        if url_node is not None:
+            url = self.optional_url(url_node, f"{path}.redirectUrl", https_only=True)
+            return Redirect(url=url) if isinstance(url, str) else None
+        if addr_node is not None:
+            address = self.redirect_address(addr_node, f"{path}.redirectAddr")
+            return Redirect(address=address) if isinstance(address, str) else None
+        return None
+
+    def redirect_address(self, node: yaml.Node, path: str) -> str | _Invalid:
+        value = self.r.text(node, path)
+        if isinstance(value, _Invalid):
+            return value
+        problems = placeholder_errors(value, PLACEHOLDERS)
+        local, at, domain = value.rpartition("@")
+        if not problems and value != "%EMAILADDRESS%":
+            if not at or not local:
+                problems.append(f"{value!r} is not an address (local@domain)")
+            elif not _is_host_name(domain.replace("%EMAILDOMAIN%", "example.org")):
+                problems.append(f"{value!r} has no valid domain")
+        if problems:
+            return self.r.error(node, path, "; ".join(problems))
+        return value
+
+    def servers(
+        self,
+        fields: dict[str, yaml.Node],
+        node: yaml.Node,
+        path: str,
+        direction: str,
+        required: bool,
+    ) -> tuple[Server, ...] | _Invalid:
+        path = f"{path}.{direction}"
+        if direction not in fields:
+            if required:
+                return self.r.error(node, path, f"is missing: list the {direction} servers")
+            return ()
+        items = self.r.sequence(fields[direction], path)
+        if items is None:
+            return INVALID
+        if not items and required:
+            return self.r.error(fields[direction], path, "is empty: list at least one server")
+        servers = [self.server(item, f"{path}[{i}]", direction) for i, item in enumerate(items)]
+        if any(server is None for server in servers):
+            return INVALID
+        return tuple(server for server in servers if server is not None)
+
+    def server(self, node: yaml.Node, path: str, direction: str) -> Server | None:
+        fields = self.r.mapping(node, path, SERVER_KEYS)
+        if fields is None:
+            return None
+        errors_before = len(self.r.errors)
+        server_type = self.server_type(fields, node, path, direction)
+        hostname = self.hostname(fields, node, path)
+        socket_type = self.socket_type(fields, node, path)
+        port = self.port(fields.get("port"), f"{path}.port", server_type, socket_type)
+        authentication = self.authentication(fields.get("authentication"), node, path, direction)
+        username = self.username(fields.get("username"), f"{path}.username")
+        if len(self.r.errors) != errors_before:
+            return None
+        assert isinstance(server_type, str) and isinstance(hostname, str)
+        assert isinstance(socket_type, SocketType) and isinstance(port, int)
+        assert isinstance(authentication, tuple) and isinstance(username, str)
+        return Server(server_type, hostname, port, socket_type, authentication, username)
+
+    def server_type(
+        self, fields: dict[str, yaml.Node], node: yaml.Node, path: str, direction: str
+    ) -> str | _Invalid:
+        choices = [kind.value for kind in IncomingType] if direction == "incoming" else ["smtp"]
+        if "type" not in fields:
+            if direction == "outgoing":
+                return "smtp"
+            return self.r.error(node, f"{path}.type", f"is missing ({', '.join(choices)})")
+        value = self.r.text(fields["type"], f"{path}.type")
+        if isinstance(value, str) and value not in choices:
+            what = "an incoming server type" if direction == "incoming" else "an outgoing type"
+            return self.r.error(
+                fields["type"], f"{path}.type", _choice_message(value, choices, what)
+            )
+        return value
+
+    def hostname(self, fields: dict[str, yaml.Node], node: yaml.Node, path: str) -> str | _Invalid:
+        if "hostname" not in fields:
+            return self.r.error(node, f"{path}.hostname", "is missing")
+        value = self.r.text(fields["hostname"], f"{path}.hostname")
+        if isinstance(value, _Invalid):
+            return value
+        problems = placeholder_errors(value, HOST_PLACEHOLDERS)
+        sample = value
+        for placeholder, example in _HOST_SAMPLE_VALUES.items():
+            sample = sample.replace(placeholder, example)
+        if not problems and not _is_host_name(sample):
+            problems.append(f"{value!r} is not a valid host name")
+        if problems:
+            return self.r.error(fields["hostname"], f"{path}.hostname", "; ".join(problems))
+        return (
+            value.lower()
+            .replace("%emaillocalpart%", "%EMAILLOCALPART%")
+            .replace("%emaildomain%", "%EMAILDOMAIN%")
+        )
+
+    def socket_type(
+        self, fields: dict[str, yaml.Node], node: yaml.Node, path: str
+    ) -> SocketType | _Invalid:
+        choices = [kind.value for kind in SocketType]
+        if "socketType" not in fields:
+            return self.r.error(node, f"{path}.socketType", f"is missing ({', '.join(choices)})")
+        value = self.r.text(fields["socketType"], f"{path}.socketType")
+        if isinstance(value, _Invalid):
+            return value
+        if value not in choices:
+            message = _choice_message(value, choices, "a socket type")
+            return self.r.error(fields["socketType"], f"{path}.socketType", message)
+        return SocketType(value)
+
+    def port(
+        self,
+        node: yaml.Node | None,
+        path: str,
+        server_type: str | _Invalid,
+        socket_type: SocketType | _Invalid,
+    ) -> int | _Invalid:
+        if node is None:
+            if isinstance(server_type, str) and isinstance(socket_type, SocketType):
+                return DEFAULT_PORTS[(server_type, socket_type)]
+            return INVALID
+        value = self.r.scalar(node, path, int)
+        if isinstance(value, int) and not 1 <= value <= 65535:
+            return self.r.error(node, path, f"{value} is not a port (1-65535)")
+        return value
+
+    def authentication(
+        self, node: yaml.Node | None, server_node: yaml.Node, path: str, direction: str
+    ) -> tuple[Authentication, ...] | _Invalid:
+        path = f"{path}.authentication"
+        if node is None:
+            return DEFAULT_AUTHENTICATION
+        if isinstance(node, yaml.SequenceNode):
+            items = [(item, f"{path}[{index}]") for index, item in enumerate(node.value)]
+            if not items:
+                return self.r.error(node, path, "is empty: list at least one method")
+        else:
+            items = [(node, path)]
+        choices = [method.value for method in Authentication]
+        methods: list[Authentication] = []
+        failed = False
+        for item, item_path in items:
+            value = self.r.text(item, item_path)
+            if isinstance(value, _Invalid):
+                failed = True
+            elif value not in choices:
+                message = _choice_message(value, choices, "an authentication method")
+                self.r.error(item, item_path, message)
+                failed = True
+            elif Authentication(value) in methods:
+                self.r.error(item, item_path, f"{value} is listed twice")
+                failed = True
+            elif direction == "incoming" and Authentication(value) in NO_AUTH_METHODS:
+                self.r.error(item, item_path, f"{value} is only possible for outgoing servers")
+                failed = True
+            else:
+                methods.append(Authentication(value))
+        if failed:
+            return INVALID
+        if Authentication.OAUTH2 in methods:
+            after = methods[methods.index(Authentication.OAUTH2) + 1 :]
+            if not PASSWORD_METHODS & set(after):
+                return self.r.error(
+                    node,
+                    path,
+                    "OAuth2 must be followed by password-cleartext or password-encrypted: "
+                    "Thunderbird drops a server whose only method is OAuth2 unless it knows "
+                    "the host",
+                )
+        return tuple(methods)
+
+    def username(self, node: yaml.Node | None, path: str) -> str | _Invalid:
+        if node is None:
+            return DEFAULT_USERNAME
+        value = self.r.text(node, path)
+        if isinstance(value, _Invalid):
+            return value
+        problems = placeholder_errors(value, PLACEHOLDERS)
+        if problems:
+            return self.r.error(node, path, "; ".join(problems))
+        return value
+
+    def documentation(self, node: yaml.Node | None, path: str) -> tuple[Documentation, ...]:
+        if node is None:
+            return ()
+        items = self.r.sequence(node, path)
+        result = []
+        for index, item in enumerate(items or ()):
+            item_path = f"{path}[{index}]"
+            fields = self.r.mapping(item, item_path, DOCUMENTATION_KEYS)
+            if fields is None:
+                continue
+            if "url" not in fields:
+                self.r.error(item, f"{item_path}.url", "is missing")
+                continue
+            url = self.optional_url(fields["url"], f"{item_path}.url", https_only=False)
+            descriptions = tuple(self.descriptions(fields.get("descr"), f"{item_path}.descr"))
+            if isinstance(url, str):
+                result.append(Documentation(url=url, descriptions=descriptions))
+        return tuple(result)
+
+    def descriptions(self, node: yaml.Node | None, path: str) -> Iterator[tuple[str, str]]:
+        if node is None:
+            return
+        if not isinstance(node, yaml.MappingNode):
+            self.r.error(node, path, "must map language codes to titles, e.g. en: Mail set-up")
+            return
+        for key_node, value_node in node.value:
+            language = self.r.scalar(key_node, path, str)
+            if isinstance(language, _Invalid):
+                continue
+            if not _LANGUAGE.match(language):
+                self.r.error(key_node, f"{path}.{language}", "is not a language code (en, fr...)")
+                continue
+            text = self.r.text(value_node, f"{path}.{language}")
+            if isinstance(text, str):
+                yield language, text
+
+    def optional_url(
+        self, node: yaml.Node | None, path: str, *, https_only: bool
+    ) -> str | _Invalid | None:
+        if node is None:
+            return None
+        value = self.r.text(node, path)
+        if isinstance(value, _Invalid):
+            return value
+        problem = _check_url(value, https_only=https_only)
+        return self.r.error(node, path, problem) if problem else value
+
+
+def parse_providers(text: str, file: str) -> tuple[Provider, ...]:
+    """Validate the text of a providers file; raise ConfigInvalid listing every error."""
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else None
+            problem = " ".join(part for part in (exc.context, exc.problem) if part)
+            raise ConfigInvalid(
+                [ConfigError(file, line, "", f"not valid YAML: {problem}")]
+            ) from exc
+        except yaml.YAMLError as exc:
+            raise ConfigInvalid([ConfigError(file, None, "", f"not valid YAML: {exc}")]) from exc
+        if root is None:
+            raise ConfigInvalid([ConfigError(file, 1, "", "the file is empty")])
+        reader = _Reader(file, loader)
+        providers = _ProviderReader(reader).providers(root)
+    finally:
+        loader.dispose()
+    if reader.errors:
+        raise ConfigInvalid(reader.errors)
+    return tuple(providers)
+
+
+def _read_utf8(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def load_providers(path: Path, read: Callable[[Path], str] = _read_utf8) -> tuple[Provider, ...]:
+    """Read and validate a providers file; unreadable files are reported like any other error."""
+    try:
+        text = read(path)
+    except UnicodeDecodeError as exc:
+        raise ConfigInvalid(
+            [ConfigError(str(path), None, "", f"is not UTF-8 text: {exc}")]
+        ) from exc
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigInvalid(
+            [ConfigError(str(path), None, "", f"cannot be read: {reason}")]
+        ) from exc
+    return parse_providers(text, str(path))
