@@ -117,6 +117,11 @@ class Provider:
         return tuple(domain.name for domain in self.domains if not domain.wildcard)
 
     @property
+    def hosts_need_local_part(self) -> bool:
+        """Whether a host name can only be written knowing the user's local part."""
+        return any("%EMAILLOCALPART%" in s.hostname for s in (*self.incoming, *self.outgoing))
+
+    @property
     def has_settings(self) -> bool:
         """Whether clients can be given servers (a redirect-only provider has none)."""
         return bool(self.incoming) and bool(self.outgoing)

@@ -176,9 +176,12 @@ async def autodiscover_get(request: web.Request) -> web.Response:
     redirect = match.redirect if match else None
     if redirect is not None and redirect.url is not None:
         raise web.HTTPFound(redirect.url, headers=PRIVATE_HEADERS)
-    if match is None or redirect is not None or not match.provider.has_settings:
+    provider = match.provider if match else None
+    if provider is None or redirect is not None or not provider.has_settings:
         return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, "no address was given")
-    return _autodiscover_xml(outlook.render_settings(match.provider, None, domain))
+    if provider.hosts_need_local_part:
+        return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, "the address is needed")
+    return _autodiscover_xml(outlook.render_settings(provider, None, domain))
 
 
 def create_app(settings: Settings, catalog: Catalog | None = None) -> web.Application:

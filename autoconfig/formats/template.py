@@ -14,7 +14,8 @@ from dataclasses import dataclass
 _OPEN = "\ue000"
 _CLOSE = "\ue001"
 _SLOT = re.compile(f"{_OPEN}([^{_CLOSE}]*){_CLOSE}".encode())
-_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+"""Escapes for element text, exactly as lxml writes them (slots are never put in attributes)."""
 
 
 def slot(name: str) -> str:

@@ -1,0 +1,86 @@
+"""Shared fixtures: the bundled providers.yaml, the test data, and apps built from them."""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from autoconfig.catalog import Catalog
+from autoconfig.loader import load_providers
+from autoconfig.web import Settings, create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = ROOT / "providers.yaml"
+DATA = Path(__file__).resolve().parent / "data"
+VARIED = DATA / "varied.yaml"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture
+def bundled_app() -> web.Application:
+    return create_app(Settings(config_path=BUNDLED))
+
+
+@pytest.fixture
+def varied_app() -> web.Application:
+    return create_app(Settings(config_path=VARIED))
+
+
+@pytest.fixture
+async def client(aiohttp_client, bundled_app):
+    return await aiohttp_client(bundled_app)
+
+
+@pytest.fixture
+async def varied_client(aiohttp_client, varied_app):
+    return await aiohttp_client(varied_app)
+
+
+@pytest.fixture
+def catalog_of() -> Callable[[Path], Catalog]:
+    return lambda path: Catalog(load_providers(path))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def live_server(config: Path) -> Iterator[str]:
+    """`autoconfig serve` in its own process on a loopback port, as real clients will reach it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autoconfig", "serve", "--config", str(config), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        banner = process.stdout.readline() if process.stdout else ""
+        if "serving" not in banner:
+            raise RuntimeError(f"server did not start: {banner}{process.communicate()[1]}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def bundled_server() -> Iterator[str]:
+    with live_server(BUNDLED) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def varied_server() -> Iterator[str]:
+    with live_server(VARIED) as url:
+        yield url

@@ -1,0 +1,152 @@
+"""exchangelib's POX Autodiscover client and the Outlook spec checker on the live server.
+
+Runs ../shared/tools/outlook in its own virtualenvs (exchangelib 4.9.0, the last release with
+the POX parser). The venvs are created by the harness's setup.sh from PyPI when missing; the tests
+skip with the reason when ../shared or PyPI is out of reach.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import SHARED
+
+TOOL = SHARED / "tools" / "outlook"
+VENVS = Path(os.environ.get("OUTLOOK_ACC_VENVS", "/tmp/outlook-acceptance-venvs"))
+PYTHON = VENVS / "main" / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def harness() -> Path:
+    if not TOOL.is_dir():
+        pytest.skip(f"{TOOL} is absent (../shared is not beside the checkout)")
+    if not PYTHON.exists():
+        result = subprocess.run(
+            ["bash", str(TOOL / "setup.sh")],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        if result.returncode != 0 or not PYTHON.exists():
+            pytest.skip(f"the Outlook harness could not be set up: {result.stderr[-500:]}")
+    return PYTHON
+
+
+def check(python: Path, script: str, *args: str) -> tuple[int, dict]:
+    result = subprocess.run(
+        [str(python), str(TOOL / script), *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.stdout, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def _failures(report: dict) -> list:
+    return [
+        c for c in report.get("checks", []) if c.get("level") in ("FAIL", "ERROR", "error")
+    ] or report
+
+
+@pytest.mark.parametrize(
+    "path", ["/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml"]
+)
+def test_spec_checker_passes_settings_and_error_probes(harness, bundled_server, path):
+    code, report = check(
+        harness,
+        "pox_spec_check.py",
+        bundled_server + path,
+        "--email",
+        "user@example.com",
+        "--expect",
+        "settings",
+        "--probe-errors",
+    )
+    assert code == 0, _failures(report)
+
+
+def test_spec_checker_passes_get_without_body(harness, bundled_server):
+    code, report = check(
+        harness,
+        "pox_spec_check.py",
+        bundled_server + "/autodiscover/autodiscover.xml",
+        "--method",
+        "GET",
+    )
+    assert code == 0, _failures(report)
+
+
+def test_exchangelib_reads_every_protocol(harness, bundled_server):
+    code, report = check(
+        harness,
+        "pox_exchangelib_check.py",
+        bundled_server + "/autodiscover/autodiscover.xml",
+        "--email",
+        "user@example.com",
+        "--expect-kind",
+        "settings",
+        "--expect-protocol",
+        "IMAP:imap.example.com:993",
+        "--expect-protocol",
+        "POP3:pop.example.com:995",
+        "--expect-protocol",
+        "SMTP:smtp.example.com:465",
+        "--expect-protocol",
+        "SMTP:smtp.example.com:587",
+    )
+    assert code == 0, _failures(report)
+    protocols = report["extracted"]["protocols"]
+    assert [(p["type"], p["ssl"], p["spa"], p["login_name"]) for p in protocols] == [
+        ("IMAP", True, False, "user@example.com"),
+        ("POP3", True, False, "user@example.com"),
+        ("SMTP", True, False, "user@example.com"),
+        ("SMTP", True, False, "user@example.com"),
+    ]
+
+
+def test_exchangelib_reads_unknown_domain_as_error_500(harness, bundled_server):
+    code, report = check(
+        harness,
+        "pox_exchangelib_check.py",
+        bundled_server + "/autodiscover/autodiscover.xml",
+        "--email",
+        "user@unknown.example",
+        "--expect-kind",
+        "error",
+    )
+    assert code == 0, _failures(report)
+    assert report["extracted"]["code"] == "500"
+
+
+def test_exchangelib_follows_redirect_address(harness, varied_server):
+    code, report = check(
+        harness,
+        "pox_exchangelib_check.py",
+        varied_server + "/autodiscover/autodiscover.xml",
+        "--email",
+        "carol@moved.example",
+        "--expect-kind",
+        "redirectAddr",
+    )
+    assert code == 0, _failures(report)
+    assert report["extracted"]["redirect_address"] == "carol@hoster.example"
+
+
+def test_exchangelib_follows_the_302_to_the_https_target(harness, varied_server):
+    """exchangelib follows a 302 only to https; the harness then stops it at its loopback guard."""
+    _, report = check(
+        harness,
+        "pox_exchangelib_check.py",
+        varied_server + "/autodiscover/autodiscover.xml",
+        "--email",
+        "a@redirect.example",
+    )
+    text = json.dumps(report)
+    assert "https://autodiscover.other.example/autodiscover/autodiscover.xml" in text
+    assert "harness guard" in text
