@@ -129,7 +129,11 @@ class _Reader:
     def scalar(self, node: yaml.Node, path: str, expected: type | tuple[type, ...]) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             return self.error(node, path, f"must be {_type_name(expected)}, not {_describe(node)}")
-        value = self.constructor.construct_object(node)
+        try:
+            value = self.constructor.construct_object(node)
+        except (yaml.YAMLError, ValueError, TypeError) as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            return self.error(node, path, f"cannot be read: {problem}")
         if isinstance(value, bool) and bool not in _as_tuple(expected):
             return self.error(node, path, f"must be {_type_name(expected)}, not {_describe(node)}")
         if not isinstance(value, expected):
@@ -142,7 +146,7 @@ class _Reader:
             return value
         if not value.strip():
             return self.error(node, path, "must not be empty")
-        if any(unicodedata.category(char) in ("Cc", "Cs", "Co") for char in value):
+        if any(unicodedata.category(c) in ("Cc", "Cs", "Co") or c in "\ufffe\uffff" for c in value):
             return self.error(node, path, "must not contain control or private-use characters")
         return value
 
@@ -269,7 +273,8 @@ class _ProviderReader:
         needs_servers = redirect is None
         incoming = self.servers(fields, node, path, "incoming", needs_servers)
         outgoing = self.servers(fields, node, path, "outgoing", needs_servers)
-        if bool(incoming) != bool(outgoing) and not isinstance(incoming, _Invalid):
+        either_invalid = isinstance(incoming, _Invalid) or isinstance(outgoing, _Invalid)
+        if bool(incoming) != bool(outgoing) and not either_invalid:
             missing = "outgoing" if incoming else "incoming"
             self.r.error(node, f"{path}.{missing}", "is needed too: clients need both directions")
         documentation = self.documentation(fields.get("documentation"), f"{path}.documentation")
@@ -279,7 +284,7 @@ class _ProviderReader:
         assert isinstance(provider_id, str) and isinstance(display_name, str)
         assert isinstance(short_name, str) and isinstance(domains, tuple)
         assert isinstance(incoming, tuple) and isinstance(outgoing, tuple)
-        assert not isinstance(webmail, _Invalid)
+        assert not isinstance(webmail, _Invalid) and not isinstance(redirect, _Invalid)
         return Provider(
             id=provider_id,
             display_name=display_name,
@@ -366,10 +371,13 @@ class _ProviderReader:
                 return None
             name_node = fields["name"]
             path_of_name = f"{path}.name"
-            redirect = self.redirect(fields, path)
-            if redirect is None and not ({"redirectUrl", "redirectAddr"} & fields.keys()):
+            found = self.redirect(fields, path)
+            if isinstance(found, _Invalid):
+                return None
+            if found is None:
                 self.r.error(node, path, "a domain written as a mapping needs a redirect")
                 return None
+            redirect = found
         else:
             path_of_name = path
         text = self.r.text(name_node, path_of_name)
@@ -377,27 +385,28 @@ class _ProviderReader:
             return None
         wildcard = text.startswith("*.")
         bare = text[2:] if wildcard else text
+        if "*" in bare:
+            message = f"{text!r}: a wildcard is only allowed as '*.' at the start"
+            self.r.error(name_node, path_of_name, message)
+            return None
         try:
             name = normalize_domain(bare)
         except AddressError as exc:
             self.r.error(name_node, path_of_name, f"{text!r}: {exc}")
             return None
-        if "*" in bare:
-            self.r.error(name_node, path_of_name, "a wildcard is only allowed as '*.' at the start")
-            return None
         return Domain(name=name, wildcard=wildcard, redirect=redirect)
 
-    def redirect(self, fields: dict[str, yaml.Node], path: str) -> Redirect | None:
+    def redirect(self, fields: dict[str, yaml.Node], path: str) -> Redirect | _Invalid | None:
         url_node, addr_node = fields.get("redirectUrl"), fields.get("redirectAddr")
         if url_node is not None and addr_node is not None:
-            self.r.error(addr_node, f"{path}.redirectAddr", "cannot be combined with redirectUrl")
-            return None
+            message = "cannot be combined with redirectUrl"
+            return self.r.error(addr_node, f"{path}.redirectAddr", message)
         if url_node is not None:
             url = self.optional_url(url_node, f"{path}.redirectUrl", https_only=True)
-            return Redirect(url=url) if isinstance(url, str) else None
+            return Redirect(url=url) if isinstance(url, str) else INVALID
         if addr_node is not None:
             address = self.redirect_address(addr_node, f"{path}.redirectAddr")
-            return Redirect(address=address) if isinstance(address, str) else None
+            return Redirect(address=address) if isinstance(address, str) else INVALID
         return None
 
     def redirect_address(self, node: yaml.Node, path: str) -> str | _Invalid:
@@ -603,10 +612,16 @@ class _ProviderReader:
         if not isinstance(node, yaml.MappingNode):
             self.r.error(node, path, "must map language codes to titles, e.g. en: Mail set-up")
             return
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             language = self.r.scalar(key_node, path, str)
             if isinstance(language, _Invalid):
                 continue
+            if language in seen:
+                message = f"is given twice (first on line {seen[language]})"
+                self.r.error(key_node, f"{path}.{language}", message)
+                continue
+            seen[language] = key_node.start_mark.line + 1
             if not _LANGUAGE.match(language):
                 self.r.error(key_node, f"{path}.{language}", "is not a language code (en, fr...)")
                 continue
@@ -626,19 +641,39 @@ class _ProviderReader:
         return self.r.error(node, path, problem) if problem else value
 
 
+def _reader_error(file: str, text: str, exc: yaml.reader.ReaderError) -> ConfigError:
+    """A character YAML does not allow (a raw control character, say), at its line."""
+    line = text.count("\n", 0, exc.position) + 1
+    return ConfigError(file, line, "", f"not valid YAML: character {exc.character!r} not allowed")
+
+
+def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigError:
+    """A syntax error at the line an admin should look at.
+
+    When the parser only notices the problem at the end of the file (an unclosed quote or
+    bracket), the line where the construct started is the useful one.
+    """
+    mark = exc.problem_mark
+    if exc.context_mark is not None and (mark is None or mark.index >= len(text.rstrip())):
+        mark = exc.context_mark
+    line = mark.line + 1 if mark is not None else None
+    problem = " ".join(part for part in (exc.context, exc.problem) if part)
+    return ConfigError(file, line, "", f"not valid YAML: {problem}")
+
+
 def parse_providers(text: str, file: str) -> tuple[Provider, ...]:
     """Validate the text of a providers file; raise ConfigInvalid listing every error."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise ConfigInvalid([_reader_error(file, text, exc)]) from exc
     try:
         try:
             root = loader.get_single_node()
+        except yaml.reader.ReaderError as exc:
+            raise ConfigInvalid([_reader_error(file, text, exc)]) from exc
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark else None
-            problem = " ".join(part for part in (exc.context, exc.problem) if part)
-            raise ConfigInvalid(
-                [ConfigError(file, line, "", f"not valid YAML: {problem}")]
-            ) from exc
+            raise ConfigInvalid([_syntax_error(file, text, exc)]) from exc
         except yaml.YAMLError as exc:
             raise ConfigInvalid([ConfigError(file, None, "", f"not valid YAML: {exc}")]) from exc
         if root is None:

@@ -319,11 +319,11 @@ async def test_get_with_the_host_only_refuses_hosts_that_need_the_local_part(
         "    displayName: Per User\n"
         "    domains: [per-user.example]\n"
         "    incoming:\n"
-        "      - {type: imap, hostname: '%EMAILLOCALPART%.imap.per-user.example', socketType: SSL}\n"
+        "      - {type: imap, hostname: '%EMAILLOCALPART%.in.per-user.example', socketType: SSL}\n"
         "    outgoing: [{hostname: smtp.per-user.example, socketType: SSL}]\n"
     )
     client = await aiohttp_client(create_app(Settings(config_path=config)))
     response = await client.get(URL, headers={"Host": "autodiscover.per-user.example"})
     assert error_code(await response.read()) == "600"
     response = await client.get(URL, params={"email": "kim@per-user.example"})
-    assert protocols(await response.read())[0][1] == "kim.imap.per-user.example"
+    assert protocols(await response.read())[0][1] == "kim.in.per-user.example"
