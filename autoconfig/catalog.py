@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .formats import outlook, thunderbird
+from .loader import Config
 from .model import Domain, Provider, Redirect
 
 
@@ -40,11 +41,15 @@ class Match:
 
 
 class Catalog:
-    """Domain -> provider: exact names first, then the most specific wildcard."""
+    """Domain -> provider: exact names first, then the most specific wildcard, then the default.
 
-    __slots__ = ("_exact", "_wildcards", "entries")
+    The default provider (off unless configured) answers for every domain listed nowhere, for
+    hosters whose customers point their autoconfig names at one server.
+    """
 
-    def __init__(self, providers: Iterable[Provider]) -> None:
+    __slots__ = ("_default", "_exact", "_wildcards", "entries")
+
+    def __init__(self, providers: Iterable[Provider], default_provider: str | None = None) -> None:
         exact: dict[str, tuple[ProviderEntry, Domain]] = {}
         wildcards: dict[str, tuple[ProviderEntry, Domain]] = {}
         entries = []
@@ -61,6 +66,15 @@ class Catalog:
         self._exact = exact
         self._wildcards = wildcards
         self.entries: tuple[ProviderEntry, ...] = tuple(entries)
+        self._default = next((e for e in entries if e.provider.id == default_provider), None)
+
+    @classmethod
+    def from_config(cls, config: Config) -> "Catalog":
+        return cls(config.providers, config.default_provider)
+
+    @property
+    def default(self) -> ProviderEntry | None:
+        return self._default
 
     @property
     def domain_count(self) -> int:
@@ -75,6 +89,8 @@ class Catalog:
                 rest = rest.split(".", 1)[1]
                 found = self._wildcards.get(rest)
         if found is None:
-            return None
+            if self._default is None:
+                return None
+            return Match(entry=self._default, domain=domain, listed_as=Domain(domain, listed=False))
         entry, listed_as = found
         return Match(entry=entry, domain=domain, listed_as=listed_as)

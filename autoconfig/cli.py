@@ -7,6 +7,9 @@ Configuration flows from here into create_app; nothing is read from globals. Eve
 import argparse
 import asyncio
 import contextlib
+import ipaddress
+import json
+import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -14,11 +17,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .address import AddressError, parse_address
+from . import dns, spec
+from .address import AddressError, normalize_domain, parse_address
 from .catalog import Catalog
 from .errors import ConfigInvalid
-from .loader import load_providers
-from .web import Settings, create_app
+from .lint import lint
+from .loader import Config, load_config
+from .web import STATE, Settings, create_app
 
 DEFAULT_CONFIG = Path("providers.yaml")
 
@@ -32,9 +37,11 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     return uvloop.new_event_loop
 
 
-async def _serve(settings: Settings, catalog: Catalog) -> None:
-    runner = web.AppRunner(create_app(settings, catalog), access_log=None)
+async def _serve(settings: Settings, config: Config) -> None:
+    app = create_app(settings, config)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
+    catalog = app[STATE].catalog
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
@@ -55,23 +62,36 @@ async def _serve(settings: Settings, catalog: Catalog) -> None:
         await runner.cleanup()
 
 
-def _load(path: Path) -> Catalog | None:
+def _load_config(path: Path) -> Config | None:
     try:
-        return Catalog(load_providers(path))
+        return load_config(path)
     except ConfigInvalid as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
         return None
 
 
+def _load(path: Path) -> Catalog | None:
+    config = _load_config(path)
+    return Catalog.from_config(config) if config is not None else None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    catalog = _load(args.config)
-    if catalog is None:
+    config = _load_config(args.config)
+    if config is None:
         return 1
-    settings = Settings(config_path=args.config, host=args.host, port=args.port)
+    logging.basicConfig(level=logging.INFO, format="autoconfig: %(levelname)s %(message)s")
+    settings = Settings(
+        config_path=args.config,
+        host=args.host,
+        port=args.port,
+        watch=args.watch,
+        reload_on_sighup=True,
+        poll_interval=args.poll_interval,
+    )
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         try:
-            runner.run(_serve(settings, catalog))
+            runner.run(_serve(settings, config))
         except OSError as exc:
             print(f"autoconfig: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
             return 1
@@ -79,11 +99,90 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Errors exit 1; warnings exit 0, or 1 with --strict; --format json for pipelines."""
     path = args.path or args.config
-    catalog = _load(path)
+    try:
+        config = load_config(path)
+    except ConfigInvalid as exc:
+        if args.format == "json":
+            errors = [
+                {"file": e.file, "line": e.line, "path": e.path, "message": e.message}
+                for e in exc.errors
+            ]
+            print(json.dumps({"valid": False, "errors": errors, "warnings": []}, indent=2))
+        else:
+            for error in exc.errors:
+                print(error, file=sys.stderr)
+        return 1
+    warnings = lint(config)
+    providers = len(config.providers)
+    domains = sum(len(provider.domains) for provider in config.providers)
+    failed = bool(warnings) and args.strict
+    if args.format == "json":
+        report = {
+            "valid": True,
+            "providers": providers,
+            "domains": domains,
+            "errors": [],
+            "warnings": [warning.as_dict() for warning in warnings],
+            "strict": args.strict,
+        }
+        print(json.dumps(report, indent=2))
+        return 1 if failed else 0
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    plural = "" if len(warnings) == 1 else "s"
+    note = f", {len(warnings)} warning{plural}" if warnings else ""
+    print(f"{path}: OK, {providers} providers, {domains} domains{note}")
+    return 1 if failed else 0
+
+
+def cmd_dns(args: argparse.Namespace) -> int:
+    """Zone-file lines a domain needs so that every kind of client finds this server."""
+    catalog = _load(args.config)
     if catalog is None:
         return 1
-    print(f"{path}: OK, {len(catalog.entries)} providers, {catalog.domain_count} domains")
+    try:
+        domain = normalize_domain(args.domain.rpartition("@")[2])
+        target = normalize_domain(args.target) if args.target else None
+    except AddressError as exc:
+        print(f"autoconfig: {exc}", file=sys.stderr)
+        return 2
+    if target is not None and _is_ip_address(target):
+        print(
+            "autoconfig: --target must be a host name (a CNAME cannot point at an address)",
+            file=sys.stderr,
+        )
+        return 2
+    match = catalog.lookup(domain)
+    if match is None:
+        print(f"autoconfig: no provider serves {domain}", file=sys.stderr)
+        return 1
+    sys.stdout.write(dns.render_zone(match.provider, match.domain, target, args.ttl))
+    return 0
+
+
+def _ttl(text: str) -> int:
+    """A DNS TTL: a whole number of seconds from 0 to 2**31 - 1 (RFC 2181)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"{value} is not a TTL (0 to 2147483647 seconds)")
+    return value
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(spec.json_schema(), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -136,11 +235,47 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="answer clients over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.add_argument(
+        "--no-watch",
+        dest="watch",
+        action="store_false",
+        help="do not reload when a loaded file changes (SIGHUP still reloads)",
+    )
+    serve.add_argument(
+        "--poll-interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how often loaded files are checked for changes (default 1)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
-    check = commands.add_parser("check", parents=[common], help="validate a providers file")
+    check = commands.add_parser(
+        "check", parents=[common], help="validate a providers file and warn about risky settings"
+    )
     check.add_argument("path", nargs="?", type=Path, help="file to check (default: --config)")
+    check.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    check.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     check.set_defaults(handler=cmd_check)
+
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema (draft 2020-12) of providers.yaml, for editors"
+    )
+    schema.set_defaults(handler=cmd_schema)
+
+    zone = commands.add_parser(
+        "dns", parents=[common], help="print the DNS records a domain needs, in zone-file syntax"
+    )
+    zone.add_argument("domain", help="a served domain (or an address at it)")
+    zone.add_argument("--target", help="host name of this server, for the CNAME records")
+    zone.add_argument(
+        "--ttl",
+        type=_ttl,
+        default=3600,
+        metavar="SECONDS",
+        help="time to live of the records (default 3600)",
+    )
+    zone.set_defaults(handler=cmd_dns)
 
     render = commands.add_parser(
         "render", parents=[common], help="print the body the server would send for an address"

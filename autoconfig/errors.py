@@ -1,6 +1,7 @@
 """Configuration errors as values a person can act on: file, line, field path and message."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class ConfigError:
 class ConfigInvalid(Exception):
     """Raised with every error found, so an admin fixes a file in one pass, not one per run."""
 
-    def __init__(self, errors: list[ConfigError]) -> None:
+    def __init__(self, errors: list[ConfigError], files: tuple[Path, ...] = ()) -> None:
         super().__init__("\n".join(str(error) for error in errors))
         self.errors = errors
+        self.files = files

@@ -9,7 +9,7 @@ import difflib
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from . import spec
 from .address import (
     HOST_PLACEHOLDERS,
     PLACEHOLDERS,
@@ -27,51 +28,30 @@ from .address import (
 from .errors import ConfigError, ConfigInvalid
 from .model import (
     NO_AUTH_METHODS,
-    PASSWORD_METHODS,
     Authentication,
     Documentation,
     Domain,
     IncomingType,
+    OAuth2Settings,
     Provider,
     Redirect,
     Server,
     SocketType,
 )
-
-TOP_LEVEL_KEYS = ("providers",)
-PROVIDER_KEYS = (
-    "id",
-    "displayName",
-    "displayShortName",
-    "domains",
-    "incoming",
-    "outgoing",
-    "documentation",
-    "webMail",
-    "redirectUrl",
-    "redirectAddr",
+from .spec import (
+    DEFAULT_AUTHENTICATION,
+    DEFAULT_PORTS,
+    DEFAULT_USERNAME,
+    MAX_DISPLAY_NAME,
+    MAX_SHORT_NAME,
 )
-DOMAIN_KEYS = ("name", "redirectUrl", "redirectAddr")
-SERVER_KEYS = ("type", "hostname", "port", "socketType", "authentication", "username")
-DOCUMENTATION_KEYS = ("url", "descr")
 
-MAX_DISPLAY_NAME = 60
-MAX_SHORT_NAME = 20
-DEFAULT_USERNAME = "%EMAILADDRESS%"
-DEFAULT_AUTHENTICATION = (Authentication.PASSWORD_CLEARTEXT,)
-
-DEFAULT_PORTS: dict[tuple[str, SocketType], int] = {
-    ("imap", SocketType.SSL): 993,
-    ("imap", SocketType.STARTTLS): 143,
-    ("imap", SocketType.PLAIN): 143,
-    ("pop3", SocketType.SSL): 995,
-    ("pop3", SocketType.STARTTLS): 110,
-    ("pop3", SocketType.PLAIN): 110,
-    ("smtp", SocketType.SSL): 465,
-    ("smtp", SocketType.STARTTLS): 587,
-    ("smtp", SocketType.PLAIN): 587,
-}
-"""The port a client would try for each protocol and socket type (RFC 8314, RFC 6409)."""
+TOP_LEVEL_KEYS = spec.TOP_LEVEL.names
+PROVIDER_KEYS = spec.PROVIDER.names
+DOMAIN_KEYS = spec.DOMAIN_ENTRY.names
+SERVER_KEYS = spec.SERVER_KEYS
+DOCUMENTATION_KEYS = spec.DOCUMENTATION.names
+OAUTH2_KEYS = spec.OAUTH2.names
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*\Z")
 _HOST_SAMPLE_VALUES = {"%EMAILLOCALPART%": "user", "%EMAILDOMAIN%": "example.org"}
@@ -86,11 +66,12 @@ INVALID = _Invalid()
 
 @dataclass
 class _Reader:
-    """Walks composed YAML nodes and collects every error with its location."""
+    """Walks the composed YAML nodes of one file; errors and key lines go to shared lists."""
 
     file: str
     constructor: yaml.SafeLoader
     errors: list[ConfigError] = field(default_factory=list)
+    lines: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def error(self, node: yaml.Node | None, path: str, message: str) -> _Invalid:
         line = node.start_mark.line + 1 if node is not None else None
@@ -118,12 +99,15 @@ class _Reader:
             else:
                 entries[key] = value_node
                 key_nodes[key] = key_node
+                self.lines[(self.file, where)] = key_node.start_mark.line + 1
         return entries
 
     def sequence(self, node: yaml.Node, path: str) -> list[yaml.Node] | None:
         if not isinstance(node, yaml.SequenceNode):
             self.error(node, path, f"must be a list, not {_describe(node)}")
             return None
+        for index, item in enumerate(node.value):
+            self.lines[(self.file, f"{path}[{index}]")] = item.start_mark.line + 1
         return list(node.value)
 
     def scalar(self, node: yaml.Node, path: str, expected: type | tuple[type, ...]) -> Any:
@@ -198,6 +182,18 @@ def _is_host_name(name: str) -> bool:
         return False
 
 
+def _domain_name(text: str) -> tuple[str, bool] | str:
+    """(normalised name, is wildcard) for `example.org` or `*.example.org`, else why not."""
+    wildcard = text.startswith("*.")
+    bare = text[2:] if wildcard else text
+    if "*" in bare:
+        return f"{text!r}: a wildcard is only allowed as '*.' at the start"
+    try:
+        return normalize_domain(bare), wildcard
+    except AddressError as exc:
+        return f"{text!r}: {exc}"
+
+
 def _check_url(value: str, *, https_only: bool) -> str | None:
     """Return why a URL is unusable for clients, or None when it is fine."""
     if any(char.isspace() for char in value):
@@ -215,40 +211,46 @@ def _check_url(value: str, *, https_only: bool) -> str | None:
     return None
 
 
+@dataclass
+class _Seen:
+    """What earlier providers (of any file) claimed, to report duplicates with their place."""
+
+    domains: dict[str, tuple[str, str, int]] = field(default_factory=dict)
+    ids: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def where(self, file: str, other_file: str, other_path: str, other_line: int) -> str:
+        place = f"line {other_line}" if other_file == file else f"{other_file}:{other_line}"
+        return f"{other_path} ({place})"
+
+
 class _ProviderReader:
-    """Reads one providers.yaml document; one instance per load, never shared."""
+    """Reads the providers of one file; duplicates are checked against every file read."""
 
-    def __init__(self, reader: _Reader) -> None:
+    def __init__(
+        self, reader: _Reader, seen: _Seen, base: Path, read: Callable[[Path], str]
+    ) -> None:
         self.r = reader
-        self.seen_domains: dict[str, tuple[str, int]] = {}
+        self.seen = seen
+        self.base = base
+        self.read = read
+        self.domain_files: list[Path] = []
 
-    def providers(self, root: yaml.Node) -> list[Provider]:
-        top = self.r.mapping(root, "", TOP_LEVEL_KEYS)
-        if top is None:
-            return []
-        if "providers" not in top:
-            self.r.error(root, "providers", "is missing: the file must list its providers")
-            return []
-        items = self.r.sequence(top["providers"], "providers")
-        if items is None:
-            return []
-        if not items:
-            self.r.error(top["providers"], "providers", "is empty: list at least one provider")
-        seen_ids: dict[str, int] = {}
+    def providers(self, node: yaml.Node) -> list[tuple[Provider, str, int]]:
+        """Each valid provider with its path and line; invalid ones only leave errors."""
+        items = self.r.sequence(node, "providers")
         result = []
-        for index, node in enumerate(items):
-            provider = self.provider(node, f"providers[{index}]")
+        for index, item in enumerate(items or ()):
+            path = f"providers[{index}]"
+            provider = self.provider(item, path)
             if provider is None:
                 continue
-            if provider.id in seen_ids:
-                self.r.error(
-                    node,
-                    f"providers[{index}].id",
-                    f"{provider.id!r} is already the id of providers[{seen_ids[provider.id]}]",
-                )
+            if provider.id in self.seen.ids:
+                other_file, other_path = self.seen.ids[provider.id]
+                where = other_path if other_file == self.r.file else f"{other_file}: {other_path}"
+                self.r.error(item, f"{path}.id", f"{provider.id!r} is already the id of {where}")
                 continue
-            seen_ids[provider.id] = index
-            result.append(provider)
+            self.seen.ids[provider.id] = (self.r.file, path)
+            result.append((provider, path, item.start_mark.line + 1))
         return result
 
     def provider(self, node: yaml.Node, path: str) -> Provider | None:
@@ -279,6 +281,7 @@ class _ProviderReader:
             self.r.error(node, f"{path}.{missing}", "is needed too: clients need both directions")
         documentation = self.documentation(fields.get("documentation"), f"{path}.documentation")
         webmail = self.optional_url(fields.get("webMail"), f"{path}.webMail", https_only=False)
+        oauth2 = self.oauth2(fields.get("oAuth2"), f"{path}.oAuth2")
         if len(self.r.errors) != errors_before:
             return None
         assert isinstance(provider_id, str) and isinstance(display_name, str)
@@ -295,6 +298,7 @@ class _ProviderReader:
             documentation=documentation,
             webmail=webmail,
             redirect=redirect,
+            oauth2=oauth2 if isinstance(oauth2, OAuth2Settings) else None,
         )
 
     def host_like_id(self, node: yaml.Node, path: str) -> str | _Invalid:
@@ -331,33 +335,75 @@ class _ProviderReader:
     def domains(
         self, fields: dict[str, yaml.Node], node: yaml.Node, path: str
     ) -> tuple[Domain, ...] | _Invalid:
-        path = f"{path}.domains"
-        if "domains" not in fields:
-            return self.r.error(
-                node, path, "is missing: list the mail domains this provider serves"
-            )
-        items = self.r.sequence(fields["domains"], path)
-        if items is None:
-            return INVALID
-        if not items:
-            return self.r.error(fields["domains"], path, "is empty: list at least one domain")
+        """Domains listed inline, then those of the domain-list file; at least one in all."""
         result: list[Domain] = []
-        for index, item in enumerate(items):
-            domain = self.domain(item, f"{path}[{index}]")
-            if domain is None:
-                continue
-            key = str(domain)
-            if key in self.seen_domains:
-                other_path, other_line = self.seen_domains[key]
-                self.r.error(
-                    item,
-                    f"{path}[{index}]",
-                    f"{key} is already listed at {other_path} (line {other_line})",
-                )
-                continue
-            self.seen_domains[key] = (f"{path}[{index}]", item.start_mark.line + 1)
-            result.append(domain)
+        if "domains" in fields:
+            items = self.r.sequence(fields["domains"], f"{path}.domains")
+            if items is None:
+                return INVALID
+            if not items and "domainsFile" not in fields:
+                message = "is empty: list at least one domain"
+                return self.r.error(fields["domains"], f"{path}.domains", message)
+            for index, item in enumerate(items):
+                item_path = f"{path}.domains[{index}]"
+                domain = self.domain(item, item_path)
+                if domain is not None and self.claim(domain, item_path, item.start_mark.line + 1):
+                    result.append(domain)
+        elif "domainsFile" not in fields:
+            message = "is missing: list the mail domains this provider serves"
+            return self.r.error(node, f"{path}.domains", message)
+        if "domainsFile" in fields:
+            from_file = self.domains_file(fields["domainsFile"], f"{path}.domainsFile")
+            if isinstance(from_file, _Invalid):
+                return from_file
+            result.extend(from_file)
         return tuple(result)
+
+    def claim(self, domain: Domain, path: str, line: int, file: str | None = None) -> bool:
+        """Record a domain for this provider, or report who listed it first."""
+        file = file or self.r.file
+        key = str(domain)
+        if key in self.seen.domains:
+            other_file, other_path, other_line = self.seen.domains[key]
+            where = self.seen.where(file, other_file, other_path, other_line)
+            self.r.errors.append(
+                ConfigError(file, line, path, f"{key} is already listed at {where}")
+            )
+            return False
+        self.seen.domains[key] = (file, path, line)
+        return True
+
+    def domains_file(self, node: yaml.Node, path: str) -> list[Domain] | _Invalid:
+        """A plain list of domains, one a line, `#` comments: for hosters with many customers."""
+        name = self.r.text(node, path)
+        if isinstance(name, _Invalid):
+            return name
+        file = self.base / name
+        self.domain_files.append(file)
+        try:
+            text = self.read(file)
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            return self.r.error(node, path, f"{str(file)!r} cannot be read: {reason}")
+        domains = []
+        failed = False
+        for number, raw in enumerate(text.splitlines(), start=1):
+            entry = raw.split("#", 1)[0].strip()
+            if not entry:
+                continue
+            parsed = _domain_name(entry)
+            if isinstance(parsed, str):
+                self.r.errors.append(ConfigError(str(file), number, path, parsed))
+                failed = True
+                continue
+            domain = Domain(name=parsed[0], wildcard=parsed[1], listed=False)
+            if self.claim(domain, path, number, str(file)):
+                domains.append(domain)
+            else:
+                failed = True
+        if not domains and not failed:
+            return self.r.error(node, path, f"{str(file)!r} lists no domain")
+        return INVALID if failed else domains
 
     def domain(self, node: yaml.Node, path: str) -> Domain | None:
         redirect = None
@@ -383,18 +429,11 @@ class _ProviderReader:
         text = self.r.text(name_node, path_of_name)
         if isinstance(text, _Invalid):
             return None
-        wildcard = text.startswith("*.")
-        bare = text[2:] if wildcard else text
-        if "*" in bare:
-            message = f"{text!r}: a wildcard is only allowed as '*.' at the start"
-            self.r.error(name_node, path_of_name, message)
+        parsed = _domain_name(text)
+        if isinstance(parsed, str):
+            self.r.error(name_node, path_of_name, parsed)
             return None
-        try:
-            name = normalize_domain(bare)
-        except AddressError as exc:
-            self.r.error(name_node, path_of_name, f"{text!r}: {exc}")
-            return None
-        return Domain(name=name, wildcard=wildcard, redirect=redirect)
+        return Domain(name=parsed[0], wildcard=parsed[1], redirect=redirect)
 
     def redirect(self, fields: dict[str, yaml.Node], path: str) -> Redirect | _Invalid | None:
         url_node, addr_node = fields.get("redirectUrl"), fields.get("redirectAddr")
@@ -564,16 +603,6 @@ class _ProviderReader:
                 methods.append(Authentication(value))
         if failed:
             return INVALID
-        if Authentication.OAUTH2 in methods:
-            after = methods[methods.index(Authentication.OAUTH2) + 1 :]
-            if not PASSWORD_METHODS & set(after):
-                return self.r.error(
-                    node,
-                    path,
-                    "OAuth2 must be followed by password-cleartext or password-encrypted: "
-                    "Thunderbird drops a server whose only method is OAuth2 unless it knows "
-                    "the host",
-                )
         return tuple(methods)
 
     def username(self, node: yaml.Node | None, path: str) -> str | _Invalid:
@@ -606,11 +635,17 @@ class _ProviderReader:
                 result.append(Documentation(url=url, descriptions=descriptions))
         return tuple(result)
 
-    def descriptions(self, node: yaml.Node | None, path: str) -> Iterator[tuple[str, str]]:
+    def descriptions(self, node: yaml.Node | None, path: str) -> Iterator[tuple[str | None, str]]:
         if node is None:
             return
+        if isinstance(node, yaml.ScalarNode):
+            title = self.r.text(node, path)
+            if isinstance(title, str):
+                yield None, title
+            return
         if not isinstance(node, yaml.MappingNode):
-            self.r.error(node, path, "must map language codes to titles, e.g. en: Mail set-up")
+            message = "must be a title, or map language codes to titles (en: Mail set-up)"
+            self.r.error(node, path, message)
             return
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -628,6 +663,33 @@ class _ProviderReader:
             text = self.r.text(value_node, f"{path}.{language}")
             if isinstance(text, str):
                 yield language, text
+
+    def oauth2(self, node: yaml.Node | None, path: str) -> OAuth2Settings | _Invalid | None:
+        if node is None:
+            return None
+        fields = self.r.mapping(node, path, OAUTH2_KEYS)
+        if fields is None:
+            return INVALID
+        values: dict[str, str | _Invalid | None] = {}
+        for key in spec.OAUTH2.keys:
+            key_path = f"{path}.{key.name}"
+            if key.name not in fields:
+                values[key.name] = (
+                    self.r.error(node, key_path, "is missing") if key.required else None
+                )
+            elif key.name.endswith("URL"):
+                values[key.name] = self.optional_url(fields[key.name], key_path, https_only=True)
+            else:
+                values[key.name] = self.r.text(fields[key.name], key_path)
+        if any(isinstance(value, _Invalid) for value in values.values()):
+            return INVALID
+        return OAuth2Settings(
+            issuer=str(values["issuer"]),
+            scope=str(values["scope"]),
+            auth_url=str(values["authURL"]),
+            token_url=str(values["tokenURL"]),
+            client_id=values["clientID"] if isinstance(values["clientID"], str) else None,
+        )
 
     def optional_url(
         self, node: yaml.Node | None, path: str, *, https_only: bool
@@ -661,47 +723,193 @@ def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigErro
     return ConfigError(file, line, "", f"not valid YAML: {problem}")
 
 
-def parse_providers(text: str, file: str) -> tuple[Provider, ...]:
-    """Validate the text of a providers file; raise ConfigInvalid listing every error."""
-    try:
-        loader = yaml.SafeLoader(text)
-    except yaml.reader.ReaderError as exc:
-        raise ConfigInvalid([_reader_error(file, text, exc)]) from exc
-    try:
-        try:
-            root = loader.get_single_node()
-        except yaml.reader.ReaderError as exc:
-            raise ConfigInvalid([_reader_error(file, text, exc)]) from exc
-        except yaml.MarkedYAMLError as exc:
-            raise ConfigInvalid([_syntax_error(file, text, exc)]) from exc
-        except yaml.YAMLError as exc:
-            raise ConfigInvalid([ConfigError(file, None, "", f"not valid YAML: {exc}")]) from exc
-        if root is None:
-            raise ConfigInvalid([ConfigError(file, 1, "", "the file is empty")])
-        reader = _Reader(file, loader)
-        providers = _ProviderReader(reader).providers(root)
-    finally:
-        loader.dispose()
-    if reader.errors:
-        raise ConfigInvalid(reader.errors)
-    return tuple(providers)
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a provider is written: for messages that point an admin at the right line."""
+
+    file: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything read from a providers file and its includes, validated."""
+
+    providers: tuple[Provider, ...]
+    origins: tuple[Origin, ...]
+    default_provider: str | None = None
+    files: tuple[Path, ...] = ()
+    lines: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+    def locate(self, index: int, subpath: str = "") -> tuple[str, int, str]:
+        """(file, line, path) of a field of provider `index`, or of the provider itself."""
+        origin = self.origins[index]
+        path = f"{origin.path}{subpath}"
+        while True:
+            line = self.lines.get((origin.file, path))
+            if line is not None or path == origin.path:
+                return origin.file, line or origin.line, f"{origin.path}{subpath}"
+            path = path.rsplit(".", 1)[0] if "." in path[len(origin.path) :] else origin.path
 
 
 def _read_utf8(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def load_providers(path: Path, read: Callable[[Path], str] = _read_utf8) -> tuple[Provider, ...]:
-    """Read and validate a providers file; unreadable files are reported like any other error."""
+def _compose(file: str, text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
     try:
-        text = read(path)
-    except UnicodeDecodeError as exc:
-        raise ConfigInvalid(
-            [ConfigError(str(path), None, "", f"is not UTF-8 text: {exc}")]
-        ) from exc
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ConfigInvalid(
-            [ConfigError(str(path), None, "", f"cannot be read: {reason}")]
-        ) from exc
-    return parse_providers(text, str(path))
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise ConfigInvalid([_reader_error(file, text, exc)]) from exc
+    try:
+        return loader, loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        loader.dispose()
+        raise ConfigInvalid([_reader_error(file, text, exc)]) from exc
+    except yaml.MarkedYAMLError as exc:
+        loader.dispose()
+        raise ConfigInvalid([_syntax_error(file, text, exc)]) from exc
+    except yaml.YAMLError as exc:
+        loader.dispose()
+        raise ConfigInvalid([ConfigError(file, None, "", f"not valid YAML: {exc}")]) from exc
+
+
+class _ConfigLoader:
+    """Reads a main file and everything it includes; one instance per load."""
+
+    def __init__(self, read: Callable[[Path], str]) -> None:
+        self.read = read
+        self.errors: list[ConfigError] = []
+        self.lines: dict[tuple[str, str], int] = {}
+        self.seen = _Seen()
+        self.files: list[Path] = []
+        self.providers: list[Provider] = []
+        self.origins: list[Origin] = []
+        self.default: tuple[str, str, int] | None = None
+        self.including: list[Path] = []
+
+    def load(self, path: Path, main: bool) -> None:
+        file = str(path)
+        self.files.append(path)
+        try:
+            text = self.read(path)
+        except UnicodeDecodeError as exc:
+            self.errors.append(ConfigError(file, None, "", f"is not UTF-8 text: {exc}"))
+            return
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            self.errors.append(ConfigError(file, None, "", f"cannot be read: {reason}"))
+            return
+        try:
+            loader, root = _compose(file, text)
+        except ConfigInvalid as exc:
+            self.errors.extend(exc.errors)
+            return
+        try:
+            if root is None:
+                self.errors.append(ConfigError(file, 1, "", "the file is empty"))
+                return
+            self.including.append(path.resolve())
+            reader = _Reader(file, loader, self.errors, self.lines)
+            self.read_document(reader, root, path, main)
+            self.including.pop()
+        finally:
+            loader.dispose()
+
+    def read_document(self, reader: _Reader, root: yaml.Node, path: Path, main: bool) -> None:
+        top = reader.mapping(root, "", TOP_LEVEL_KEYS)
+        if top is None:
+            return
+        if main and "providers" not in top and "include" not in top:
+            reader.error(root, "providers", "is missing: the file must list its providers")
+            return
+        if "providers" in top:
+            node = top["providers"]
+            empty = isinstance(node, yaml.SequenceNode) and not node.value
+            if main and empty and "include" not in top:
+                reader.error(node, "providers", "is empty: list at least one provider")
+            providers = _ProviderReader(reader, self.seen, path.parent, self.read)
+            for provider, provider_path, line in providers.providers(node):
+                self.providers.append(provider)
+                self.origins.append(Origin(reader.file, provider_path, line))
+            self.files.extend(providers.domain_files)
+        if "defaultProvider" in top:
+            node = top["defaultProvider"]
+            if not main:
+                reader.error(node, "defaultProvider", "is only allowed in the main file")
+            else:
+                value = reader.text(node, "defaultProvider")
+                if isinstance(value, str):
+                    self.default = (value.lower(), reader.file, node.start_mark.line + 1)
+        if "include" in top:
+            for child in self.includes(reader, top["include"], path.parent):
+                self.load(child, main=False)
+
+    def includes(self, reader: _Reader, node: yaml.Node, base: Path) -> list[Path]:
+        """The files an `include` names: paths, directories (their *.yaml) and glob patterns."""
+        entries = [(node, "include")]
+        if isinstance(node, yaml.SequenceNode):
+            entries = [(item, f"include[{i}]") for i, item in enumerate(node.value)]
+            self.lines.update({(reader.file, p): n.start_mark.line + 1 for n, p in entries})
+        found: list[Path] = []
+        for item, item_path in entries:
+            pattern = reader.text(item, item_path)
+            if isinstance(pattern, _Invalid):
+                continue
+            target = base / pattern
+            if any(char in pattern for char in "*?["):
+                matches = sorted(base.glob(pattern))
+                self.files.append(target.parent)
+            elif target.is_dir():
+                matches = sorted([*target.glob("*.yaml"), *target.glob("*.yml")])
+                self.files.append(target)
+            else:
+                matches = [target]
+            for match in matches:
+                if match.resolve() in self.including:
+                    reader.error(item, item_path, f"{str(match)!r} includes itself (a loop)")
+                elif match.resolve() in {f.resolve() for f in found}:
+                    continue
+                else:
+                    found.append(match)
+        return found
+
+    def result(self, main: Path) -> Config:
+        if not self.errors and not self.providers:
+            self.errors.append(ConfigError(str(main), 1, "providers", "no provider is defined"))
+        default = None
+        if self.default is not None:
+            default, file, line = self.default
+            if default not in self.seen.ids:
+                message = f"{default!r} is not the id of any provider"
+                self.errors.append(ConfigError(file, line, "defaultProvider", message))
+        if self.errors:
+            raise ConfigInvalid(self.errors, files=tuple(self.files))
+        return Config(
+            providers=tuple(self.providers),
+            origins=tuple(self.origins),
+            default_provider=default,
+            files=tuple(self.files),
+            lines=self.lines,
+        )
+
+
+def load_config(path: Path, read: Callable[[Path], str] = _read_utf8) -> Config:
+    """Read and validate a providers file and its includes; raise ConfigInvalid with every error.
+
+    The error carries the files that were read (or wanted), so a watcher can wait for a fix.
+    """
+    loader = _ConfigLoader(read)
+    loader.load(path, main=True)
+    return loader.result(path)
+
+
+def load_providers(path: Path, read: Callable[[Path], str] = _read_utf8) -> tuple[Provider, ...]:
+    """The providers of a file and its includes (see load_config)."""
+    return load_config(path, read).providers
+
+
+def parse_providers(text: str, file: str) -> tuple[Provider, ...]:
+    """Validate providers given as text (no includes relative to a real folder)."""
+    return load_providers(Path(file), read=lambda _: text)

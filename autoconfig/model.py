@@ -67,10 +67,24 @@ class Server:
 
 @dataclass(frozen=True, slots=True)
 class Documentation:
-    """A help page of the provider, with its title per language code (`en`, `fr`, ...)."""
+    """A help page of the provider, with its titles: (language code or None, title)."""
 
     url: str
-    descriptions: tuple[tuple[str, str], ...]
+    descriptions: tuple[tuple[str | None, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OAuth2Settings:
+    """How a public client gets tokens from the provider (the ISPDB / draft `oAuth2` block).
+
+    Thunderbird uses its built-in list instead, but other clients and the IETF draft read it.
+    """
+
+    issuer: str
+    scope: str
+    auth_url: str
+    token_url: str
+    client_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +109,8 @@ class Domain:
     name: str
     wildcard: bool = False
     redirect: Redirect | None = None
+    listed: bool = True
+    """Named in answers that list domains; domains read from a domain-list file are not."""
 
     def __str__(self) -> str:
         return f"*.{self.name}" if self.wildcard else self.name
@@ -111,10 +127,16 @@ class Provider:
     documentation: tuple[Documentation, ...] = ()
     webmail: str | None = None
     redirect: Redirect | None = None
+    oauth2: OAuth2Settings | None = None
 
     @property
     def exact_domains(self) -> tuple[str, ...]:
-        return tuple(domain.name for domain in self.domains if not domain.wildcard)
+        """The exact domains that answers list (not those of a domain-list file)."""
+        return tuple(d.name for d in self.domains if not d.wildcard and d.listed)
+
+    @property
+    def all_exact_domains(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self.domains if not d.wildcard)
 
     @property
     def hosts_need_local_part(self) -> bool:

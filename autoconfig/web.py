@@ -4,17 +4,25 @@ Handlers only turn a request into (domain or address, format) and the rendered b
 response with the right status, content type and cache headers. No XML is built here.
 """
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
-from .address import AddressError, EmailAddress, domain_from_host, parse_address, substitute
+from .address import (
+    AddressError,
+    EmailAddress,
+    domain_from_host,
+    normalize_domain,
+    parse_address,
+    substitute,
+)
 from .autodiscover_request import AutodiscoverRequestError, parse_request
 from .catalog import Catalog, Match
 from .formats import outlook
-from .loader import load_providers
+from .loader import Config, load_config
+from .reload import ConfigState, Reloader
 
 MAX_BODY_BYTES = 16 * 1024
 """Autodiscover requests are a few hundred bytes; anything past 16 KiB is refused with 413."""
@@ -40,18 +48,14 @@ class Settings:
     config_path: Path = Path("providers.yaml")
     host: str = "127.0.0.1"
     port: int = 8080
+    watch: bool = False
+    """Reload when a loaded file changes (polled every `poll_interval` seconds)."""
+    reload_on_sighup: bool = False
+    poll_interval: float = 1.0
 
 
-class CatalogRef:
-    """The one reference a reload swaps; handlers read `.current` once per request."""
-
-    __slots__ = ("current",)
-
-    def __init__(self, catalog: Catalog) -> None:
-        self.current = catalog
-
-
-CATALOG = web.AppKey("catalog", CatalogRef)
+STATE = web.AppKey("state", ConfigState)
+RELOADER = web.AppKey("reloader", Reloader)
 
 
 def _query_value(request: web.Request, names: Iterable[str]) -> str | None:
@@ -84,7 +88,7 @@ def _thunderbird_answer(match: Match) -> web.Response:
 
 async def thunderbird_config(request: web.Request) -> web.Response:
     """`config-v1.1.xml`: the domain comes from `emailaddress`, else from the Host header."""
-    catalog = request.app[CATALOG].current
+    catalog = request.app[STATE].catalog
     address_problem = None
     given = _query_value(request, ("emailaddress",))
     if given:
@@ -112,10 +116,10 @@ async def thunderbird_config(request: web.Request) -> web.Response:
 async def thunderbird_ispdb(request: web.Request) -> web.Response:
     """`/v1.1/{domain}`: the ISPDB URL form, for clients pointed at this server as their ISPDB."""
     try:
-        domain = domain_from_host(request.match_info["domain"], ())
+        domain = normalize_domain(request.match_info["domain"])
     except AddressError as exc:
         raise web.HTTPBadRequest(text=f"{exc}\n") from exc
-    match = request.app[CATALOG].current.lookup(domain)
+    match = request.app[STATE].catalog.lookup(domain)
     return _thunderbird_answer(match) if match else _not_served(domain)
 
 
@@ -155,12 +159,12 @@ async def autodiscover_post(request: web.Request) -> web.Response:
         address = parse_address(parsed.email)
     except AddressError as exc:
         return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"EMailAddress: {exc}")
-    return _autodiscover_answer(request.app[CATALOG].current, address)
+    return _autodiscover_answer(request.app[STATE].catalog, address)
 
 
 async def autodiscover_get(request: web.Request) -> web.Response:
     """Clients that GET the POX URL: an address parameter, or the domain from the Host header."""
-    catalog = request.app[CATALOG].current
+    catalog = request.app[STATE].catalog
     given = _query_value(request, ADDRESS_PARAMETERS)
     if given:
         try:
@@ -184,12 +188,31 @@ async def autodiscover_get(request: web.Request) -> web.Response:
     return _autodiscover_xml(outlook.render_settings(provider, None, domain))
 
 
-def create_app(settings: Settings, catalog: Catalog | None = None) -> web.Application:
-    """The application for one configuration; the catalog is loaded from it unless given."""
-    if catalog is None:
-        catalog = Catalog(load_providers(settings.config_path))
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness with the configuration's story: generation, load time, last reload error."""
+    return web.json_response(request.app[STATE].health(), headers={"Cache-Control": "no-store"})
+
+
+def create_app(settings: Settings, config: Config | None = None) -> web.Application:
+    """The application for one configuration, loaded from settings unless given.
+
+    Raises ConfigInvalid when the file is broken: a server never starts without a good catalog.
+    """
+    if config is None:
+        config = load_config(settings.config_path)
+    state = ConfigState(
+        catalog=Catalog.from_config(config), path=settings.config_path, files=config.files
+    )
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app[CATALOG] = CatalogRef(catalog)
+    app[STATE] = state
+    app[RELOADER] = Reloader(state, poll_interval=settings.poll_interval)
+
+    async def reloading(app: web.Application) -> AsyncIterator[None]:
+        async with app[RELOADER].running(watch=settings.watch, sighup=settings.reload_on_sighup):
+            yield
+
+    app.cleanup_ctx.append(reloading)
+    app.router.add_get("/healthz", healthz)
     for path in THUNDERBIRD_PATHS:
         app.router.add_get(path, thunderbird_config)
     app.router.add_get("/v1.1/{domain}", thunderbird_ispdb)

@@ -8,12 +8,13 @@ asked about, because the draft lets clients leave host names alone. What Thunder
 domain, `port` and `username` on every server, socket types spelled exactly.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lxml import etree
 
 from ..address import EMAILDOMAIN
-from ..model import Provider, Server
+from ..model import OAuth2Settings, Provider, Server
 from .template import Template, slot
 
 CONTENT_TYPE = "text/xml; charset=utf-8"
@@ -39,13 +40,22 @@ def _server(parent: etree._Element, tag: str, server: Server, domain: str) -> No
     _add(element, "username", server.username)
 
 
-def _document(provider: Provider, domain: str, unlisted_domain: str | None) -> bytes:
+def _oauth2(root: etree._Element, settings: OAuth2Settings) -> None:
+    """The OAuth2 block, beside emailProvider as in the ISPDB and the IETF draft."""
+    block = _add(root, "oAuth2")
+    _add(block, "issuer", settings.issuer)
+    _add(block, "scope", settings.scope)
+    _add(block, "authURL", settings.auth_url)
+    _add(block, "tokenURL", settings.token_url)
+    if settings.client_id is not None:
+        _add(block, "clientID", settings.client_id)
+
+
+def _document(provider: Provider, domain: str, domains: Iterable[str]) -> bytes:
     root = etree.Element("clientConfig", version="1.1")
     body = _add(root, "emailProvider", id=provider.id)
-    for name in provider.exact_domains:
+    for name in domains:
         _add(body, "domain", name)
-    if unlisted_domain is not None:
-        _add(body, "domain", unlisted_domain)
     _add(body, "displayName", provider.display_name)
     _add(body, "displayShortName", provider.short_name)
     for server in provider.incoming:
@@ -55,9 +65,14 @@ def _document(provider: Provider, domain: str, unlisted_domain: str | None) -> b
     for page in provider.documentation:
         documentation = _add(body, "documentation", url=page.url)
         for language, text in page.descriptions:
-            _add(documentation, "descr", text, lang=language)
+            if language is None:
+                _add(documentation, "descr", text)
+            else:
+                _add(documentation, "descr", text, lang=language)
     if provider.webmail:
         _add(_add(body, "webMail"), "loginPage", url=provider.webmail)
+    if provider.oauth2 is not None:
+        _oauth2(root, provider.oauth2)
     return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True)
 
 
@@ -67,8 +82,13 @@ def render(provider: Provider, domain: str) -> bytes:
     A domain that matched through a wildcard is added to the domain list, so that the client
     finds the domain it asked about in the answer.
     """
-    unlisted = None if domain in provider.exact_domains else domain
-    return _document(provider, domain, unlisted)
+    listed = provider.exact_domains
+    return _document(provider, domain, listed if domain in listed else (*listed, domain))
+
+
+def render_ispdb(provider: Provider) -> bytes:
+    """The provider as an ISPDB file: every exact domain, host placeholders kept."""
+    return _document(provider, EMAILDOMAIN, provider.all_exact_domains)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +107,9 @@ class CompiledThunderbird:
 def compile_provider(provider: Provider) -> CompiledThunderbird:
     marker = slot(_DOMAIN_SLOT)
     return CompiledThunderbird(
-        listed=Template.from_rendered(_document(provider, marker, None)),
-        unlisted=Template.from_rendered(_document(provider, marker, marker)),
+        listed=Template.from_rendered(_document(provider, marker, provider.exact_domains)),
+        unlisted=Template.from_rendered(
+            _document(provider, marker, (*provider.exact_domains, marker))
+        ),
         exact_domains=frozenset(provider.exact_domains),
     )

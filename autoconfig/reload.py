@@ -1,0 +1,194 @@
+"""Hot reload: a new catalog on SIGHUP or when a loaded file changes, the last good one kept.
+
+A reload reads and renders in a worker thread, then swaps one reference on the event loop, so
+requests in flight finish on the catalog they started with and none waits for the rebuild. A
+broken edit leaves the previous catalog serving and is reported (log and /healthz) until a later
+edit fixes it.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .catalog import Catalog
+from .errors import ConfigError, ConfigInvalid
+from .loader import Config, load_config
+
+log = logging.getLogger("autoconfig.reload")
+
+FileState = tuple[int, int, int] | tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadFailure:
+    at: float
+    errors: tuple[ConfigError, ...]
+
+
+@dataclass
+class ConfigState:
+    """What the server serves now, and how the last reload went. Swapped, never edited in place.
+
+    Handlers read `catalog` once per request; only the reloader assigns the fields.
+    """
+
+    catalog: Catalog
+    path: Path
+    files: tuple[Path, ...] = ()
+    generation: int = 1
+    loaded_at: float = field(default_factory=time.time)
+    last_failure: ReloadFailure | None = None
+
+    def health(self) -> dict[str, object]:
+        """The /healthz document: serving is always true; `degraded` means the last edit failed."""
+        failure = self.last_failure
+        return {
+            "status": "degraded" if failure else "ok",
+            "config": str(self.path),
+            "generation": self.generation,
+            "loaded_at": _iso(self.loaded_at),
+            "providers": len(self.catalog.entries),
+            "domains": self.catalog.domain_count,
+            "last_reload_error": None
+            if failure is None
+            else {"at": _iso(failure.at), "errors": [str(error) for error in failure.errors]},
+        }
+
+
+def _iso(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+def _file_state(path: Path) -> FileState:
+    """What tells a changed file (or directory of includes) from an unchanged one."""
+    try:
+        if path.is_dir():
+            return tuple(sorted(child.name for child in path.iterdir()))
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+def snapshot(files: tuple[Path, ...]) -> dict[Path, FileState]:
+    return {path: _file_state(path) for path in files}
+
+
+def build(path: Path) -> tuple[Config, Catalog]:
+    """Load and render a configuration: the slow part, run off the event loop."""
+    config = load_config(path)
+    return config, Catalog.from_config(config)
+
+
+class Reloader:
+    """Serialises reloads: a request during a reload makes one more run after it."""
+
+    def __init__(
+        self,
+        state: ConfigState,
+        *,
+        poll_interval: float = 1.0,
+        debounce: float = 0.3,
+        builder: Callable[[Path], tuple[Config, Catalog]] = build,
+    ) -> None:
+        self.state = state
+        self.poll_interval = poll_interval
+        self.debounce = debounce
+        self.builder = builder
+        self._wanted = asyncio.Event()
+        self._seen = snapshot(state.files)
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def request(self, reason: str) -> None:
+        log.info("reload requested: %s", reason)
+        self.idle.clear()
+        self._wanted.set()
+
+    async def reload_once(self) -> bool:
+        """Rebuild now; True when the new catalog is serving."""
+        path = self.state.path
+        before = snapshot(self.state.files)
+        try:
+            config, catalog = await asyncio.to_thread(self.builder, path)
+        except ConfigInvalid as exc:
+            self.state.last_failure = ReloadFailure(time.time(), tuple(exc.errors))
+            if exc.files:
+                self.state.files = tuple(dict.fromkeys((*self.state.files, *exc.files)))
+            self._seen = before | snapshot(tuple(exc.files))
+            for error in exc.errors:
+                log.error(
+                    "reload failed, still serving generation %d: %s", self.state.generation, error
+                )
+            return False
+        except Exception as exc:  # a bug must not stop the server serving its last good catalog
+            error = ConfigError(str(path), None, "", f"reload failed unexpectedly: {exc!r}")
+            self.state.last_failure = ReloadFailure(time.time(), (error,))
+            log.exception("reload failed unexpectedly")
+            return False
+        state = self.state
+        state.catalog = catalog
+        state.files = config.files
+        state.generation += 1
+        state.loaded_at = time.time()
+        state.last_failure = None
+        self._seen = before | snapshot(tuple(p for p in config.files if p not in before))
+        log.info(
+            "reloaded %s: generation %d, %d providers, %d domains",
+            path,
+            state.generation,
+            len(catalog.entries),
+            catalog.domain_count,
+        )
+        return True
+
+    async def _run_requests(self) -> None:
+        while True:
+            await self._wanted.wait()
+            self._wanted.clear()
+            await self.reload_once()
+            if not self._wanted.is_set():
+                self.idle.set()
+
+    async def _watch(self) -> None:
+        """Poll the loaded files; a change that has settled for `debounce` seconds reloads."""
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            current = await asyncio.to_thread(snapshot, self.state.files)
+            if current == self._seen:
+                continue
+            while True:
+                await asyncio.sleep(self.debounce)
+                settled = await asyncio.to_thread(snapshot, self.state.files)
+                if settled == current:
+                    break
+                current = settled
+            self._seen = current
+            self.request("a loaded file changed")
+
+    @contextlib.asynccontextmanager
+    async def running(self, *, watch: bool, sighup: bool) -> AsyncIterator["Reloader"]:
+        loop = asyncio.get_running_loop()
+        tasks = [asyncio.create_task(self._run_requests())]
+        if watch:
+            tasks.append(asyncio.create_task(self._watch()))
+        handler_installed = False
+        if sighup:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signal.SIGHUP, self.request, "SIGHUP")
+                handler_installed = True
+        try:
+            yield self
+        finally:
+            if handler_installed:
+                loop.remove_signal_handler(signal.SIGHUP)
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
