@@ -253,8 +253,9 @@ class _FileReader:
         except etree.XMLSyntaxError as exc:
             raise _Unusable(exc.lineno, f"not well-formed XML ({exc.msg}): skipped") from exc
         if root.getroottree().docinfo.doctype:
+            line = data[: max(data.find(b"<!DOCTYPE"), 0)].count(b"\n") + 1
             raise _Unusable(
-                1, "declares a DTD, which ISPDB files never do and which is refused: skipped"
+                line, "declares a DTD, which ISPDB files never do and which is refused: skipped"
             )
         if root.tag != "clientConfig":
             raise _Unusable(
@@ -370,10 +371,10 @@ class _FileReader:
             self.use(element)
             server_type = element.get("type")
             if server_type not in types:
-                shown = f'type="{server_type}"' if server_type is not None else "without a type"
+                shown = f'<{tag} type="{server_type}">' if server_type else f"<{tag}> without type"
                 self.note(
                     element.sourceline,
-                    f"<{tag}> {shown} not imported: providers.yaml has only "
+                    f"{shown} not imported: providers.yaml has only "
                     f"{' or '.join(types)} {tag.removesuffix('Server')} servers",
                 )
                 self.used.update(element.iter())
@@ -450,7 +451,7 @@ class _FileReader:
         if username_element is None:
             self.note(
                 element.sourceline,
-                f"{where} has no <username>: the default {DEFAULT_USERNAME} applies",
+                f"{where}",
             )
         else:
             username = self.text(username_element, "<username>")
@@ -872,6 +873,11 @@ def _provider_block(mapping: dict[str, Any], draft: _Draft) -> list[str]:
     return lines
 
 
+def _by_line(notes: list[ImportNote]) -> list[ImportNote]:
+    """A file's notes in the order an admin reads the file."""
+    return sorted(notes, key=lambda note: note.line or 0)
+
+
 def import_files(paths: Sequence[Path]) -> ImportResult:
     """ISPDB files, or folders of them, as one providers.yaml text, with every note.
 
@@ -891,10 +897,11 @@ def import_files(paths: Sequence[Path]) -> ImportResult:
             mapping = _place(draft, claims)
             _check(mapping, draft)
         except _Unusable as exc:
-            notes.extend(draft.notes if draft is not None else exc.notes)
+            notes.extend(_by_line(draft.notes if draft is not None else exc.notes))
             notes.append(ImportNote(str(path), exc.line, exc.message))
             skipped.append(str(path))
             continue
+        draft.notes = _by_line(draft.notes)
         notes.extend(draft.notes)
         for entry in draft.domains:
             claims.domains[entry.key] = (draft.file, entry.line)
