@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import dns, spec
+from . import dns, ispdb, spec
 from .address import AddressError, normalize_domain, parse_address
 from .catalog import Catalog
 from .errors import ConfigInvalid
@@ -181,6 +181,36 @@ def _is_ip_address(text: str) -> bool:
     return True
 
 
+def cmd_import_ispdb(args: argparse.Namespace) -> int:
+    """ISPDB files in, providers.yaml out; what cannot be carried over is reported per file."""
+    result = ispdb.import_files(args.paths)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for skipped in result.skipped:
+        print(f"skipped: {skipped}", file=sys.stderr)
+    if args.output is None:
+        sys.stdout.write(result.yaml_text)
+    else:
+        args.output.write_text(result.yaml_text, encoding="utf-8")
+    print(
+        f"imported {len(result.imported)} providers, skipped {len(result.skipped)} files, "
+        f"{len(result.notes)} notes" + (f" -> {args.output}" if args.output else ""),
+        file=sys.stderr,
+    )
+    return 0 if result.imported else 1
+
+
+def cmd_export_ispdb(args: argparse.Namespace) -> int:
+    config = _load_config(args.config)
+    if config is None:
+        return 1
+    for loss in ispdb.export_losses(config.providers):
+        print(f"note: {loss}", file=sys.stderr)
+    written = ispdb.export_providers(config.providers, args.output)
+    print(f"wrote {len(written)} files to {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(spec.json_schema(), indent=2, ensure_ascii=False))
     return 0
@@ -262,6 +292,21 @@ def _parser() -> argparse.ArgumentParser:
         "schema", help="print the JSON Schema (draft 2020-12) of providers.yaml, for editors"
     )
     schema.set_defaults(handler=cmd_schema)
+
+    importer = commands.add_parser(
+        "import-ispdb", help="convert Thunderbird ISPDB files to providers.yaml"
+    )
+    importer.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    importer.add_argument(
+        "-o", "--output", type=Path, help="write providers.yaml here (default: standard output)"
+    )
+    importer.set_defaults(handler=cmd_import_ispdb)
+
+    exporter = commands.add_parser(
+        "export-ispdb", parents=[common], help="write one ISPDB file <id>.xml per provider"
+    )
+    exporter.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    exporter.set_defaults(handler=cmd_export_ispdb)
 
     zone = commands.add_parser(
         "dns", parents=[common], help="print the DNS records a domain needs, in zone-file syntax"
