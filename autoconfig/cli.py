@@ -188,6 +188,9 @@ def cmd_import_ispdb(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     for skipped in result.skipped:
         print(f"skipped: {skipped}", file=sys.stderr)
+    if not result.imported:
+        print("autoconfig: nothing could be imported; nothing written", file=sys.stderr)
+        return 1
     if args.output is None:
         sys.stdout.write(result.yaml_text)
     else:
@@ -197,7 +200,7 @@ def cmd_import_ispdb(args: argparse.Namespace) -> int:
         f"{len(result.notes)} notes" + (f" -> {args.output}" if args.output else ""),
         file=sys.stderr,
     )
-    return 0 if result.imported else 1
+    return 0
 
 
 def cmd_export_ispdb(args: argparse.Namespace) -> int:

@@ -451,7 +451,7 @@ class _FileReader:
         if username_element is None:
             self.note(
                 element.sourceline,
-                f"{where}",
+                f"{where} has no <username>: the default {DEFAULT_USERNAME} applies",
             )
         else:
             username = self.text(username_element, "<username>")

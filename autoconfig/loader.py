@@ -911,5 +911,6 @@ def load_providers(path: Path, read: Callable[[Path], str] = _read_utf8) -> tupl
 
 
 def parse_providers(text: str, file: str) -> tuple[Provider, ...]:
-    """Validate providers given as text (no includes relative to a real folder)."""
-    return load_providers(Path(file), read=lambda _: text)
+    """Validate providers given as text; includes and domain lists are read from disk."""
+    main = Path(file)
+    return load_providers(main, read=lambda path: text if path == main else _read_utf8(path))
