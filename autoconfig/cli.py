@@ -88,6 +88,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         watch=args.watch,
         reload_on_sighup=True,
         poll_interval=args.poll_interval,
+        public_url=args.public_url,
+        profile_cert=args.profile_cert,
+        profile_key=args.profile_key,
     )
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         try:
@@ -268,6 +271,17 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="answer clients over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="https base URL clients reach this server at (default: https:// + Host header)",
+    )
+    serve.add_argument(
+        "--profile-cert", type=Path, metavar="PEM", help="certificate chain to sign Apple profiles"
+    )
+    serve.add_argument(
+        "--profile-key", type=Path, metavar="PEM", help="private key of --profile-cert"
+    )
     serve.add_argument(
         "--no-watch",
         dest="watch",

@@ -28,6 +28,7 @@ from .address import (
 from .errors import ConfigError, ConfigInvalid
 from .model import (
     NO_AUTH_METHODS,
+    SERVICE_KINDS,
     Authentication,
     Documentation,
     Domain,
@@ -37,6 +38,7 @@ from .model import (
     Redirect,
     Server,
     SocketType,
+    WebService,
 )
 from .spec import (
     DEFAULT_AUTHENTICATION,
@@ -52,6 +54,7 @@ DOMAIN_KEYS = spec.DOMAIN_ENTRY.names
 SERVER_KEYS = spec.SERVER_KEYS
 DOCUMENTATION_KEYS = spec.DOCUMENTATION.names
 OAUTH2_KEYS = spec.OAUTH2.names
+WEB_SERVICE_KEYS = spec.WEB_SERVICE.names
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*\Z")
 _HOST_SAMPLE_VALUES = {"%EMAILLOCALPART%": "user", "%EMAILDOMAIN%": "example.org"}
@@ -282,6 +285,11 @@ class _ProviderReader:
         documentation = self.documentation(fields.get("documentation"), f"{path}.documentation")
         webmail = self.optional_url(fields.get("webMail"), f"{path}.webMail", https_only=False)
         oauth2 = self.oauth2(fields.get("oAuth2"), f"{path}.oAuth2")
+        services = [
+            (kind, self.web_service(fields[kind], f"{path}.{kind}"))
+            for kind in SERVICE_KINDS
+            if kind in fields
+        ]
         if len(self.r.errors) != errors_before:
             return None
         assert isinstance(provider_id, str) and isinstance(display_name, str)
@@ -299,6 +307,7 @@ class _ProviderReader:
             webmail=webmail,
             redirect=redirect,
             oauth2=oauth2 if isinstance(oauth2, OAuth2Settings) else None,
+            services=tuple((k, s) for k, s in services if isinstance(s, WebService)),
         )
 
     def host_like_id(self, node: yaml.Node, path: str) -> str | _Invalid:
@@ -663,6 +672,23 @@ class _ProviderReader:
             text = self.r.text(value_node, f"{path}.{language}")
             if isinstance(text, str):
                 yield language, text
+
+    def web_service(self, node: yaml.Node, path: str) -> WebService | _Invalid:
+        """`kind: https://...` or `kind: {url: https://..., username: TEMPLATE}`."""
+        if isinstance(node, yaml.MappingNode):
+            fields = self.r.mapping(node, path, WEB_SERVICE_KEYS)
+            if fields is None:
+                return INVALID
+            if "url" not in fields:
+                return self.r.error(node, f"{path}.url", "is missing")
+            url = self.optional_url(fields["url"], f"{path}.url", https_only=True)
+            username = self.username(fields.get("username"), f"{path}.username")
+        else:
+            url = self.optional_url(node, path, https_only=True)
+            username = DEFAULT_USERNAME
+        if not isinstance(url, str) or not isinstance(username, str):
+            return INVALID
+        return WebService(url=url, username=username)
 
     def oauth2(self, node: yaml.Node | None, path: str) -> OAuth2Settings | _Invalid | None:
         if node is None:

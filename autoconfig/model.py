@@ -88,6 +88,18 @@ class OAuth2Settings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebService:
+    """A URL-based service (CalDAV, CardDAV, JMAP, ActiveSync, EWS) and its login name template."""
+
+    url: str
+    username: str = "%EMAILADDRESS%"
+
+
+SERVICE_KINDS = ("caldav", "carddav", "jmap", "activeSync", "ews")
+"""The URL services a provider may declare, named as the IETF autoconfig draft's types."""
+
+
+@dataclass(frozen=True, slots=True)
 class Redirect:
     """Send Autodiscover clients elsewhere instead of answering with settings.
 
@@ -128,6 +140,11 @@ class Provider:
     webmail: str | None = None
     redirect: Redirect | None = None
     oauth2: OAuth2Settings | None = None
+    services: tuple[tuple[str, WebService], ...] = ()
+    """(kind, service) for each of SERVICE_KINDS the provider declares, in that order."""
+
+    def service(self, kind: str) -> WebService | None:
+        return next((service for name, service in self.services if name == kind), None)
 
     @property
     def exact_domains(self) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ loader's alone, and the schema's descriptions mention them.
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Authentication, IncomingType, SocketType
+from .model import SERVICE_KINDS, Authentication, IncomingType, SocketType
 
 MAX_DISPLAY_NAME = 60
 MAX_SHORT_NAME = 20
@@ -173,6 +173,36 @@ DOCUMENTATION = Record(
     "a help page of the provider",
 )
 
+WEB_SERVICE = Record(
+    "webService",
+    (
+        Key("url", _HTTPS_URL, "the service URL (https)", required=True),
+        Key(
+            "username",
+            {"type": "string", "minLength": 1},
+            "login name template (default %EMAILADDRESS%)",
+        ),
+    ),
+    "a URL-based service with its login name",
+)
+
+_SERVICE_DOCS = {
+    "caldav": "CalDAV calendars (URL of the calendar home or context path)",
+    "carddav": "CardDAV address books",
+    "jmap": "JMAP session resource",
+    "activeSync": "Exchange ActiveSync endpoint (Microsoft-Server-ActiveSync)",
+    "ews": "Exchange Web Services endpoint",
+}
+
+
+def _service_key(kind: str) -> Key:
+    return Key(
+        kind,
+        {"oneOf": [_HTTPS_URL, _ref("webService")]},
+        f"{_SERVICE_DOCS[kind]}: an https URL, or {{url, username}}",
+    )
+
+
 OAUTH2 = Record(
     "oAuth2",
     (
@@ -232,6 +262,7 @@ PROVIDER = Record(
         ),
         Key("webMail", _URL, "webmail login page"),
         Key("oAuth2", _ref("oAuth2"), "OAuth2 parameters for public clients"),
+        *(_service_key(kind) for kind in SERVICE_KINDS),
         _REDIRECT_URL,
         _REDIRECT_ADDR,
     ),
@@ -274,7 +305,15 @@ TOP_LEVEL = Record(
     "a providers file: the main one or an included one",
 )
 
-RECORDS = (PROVIDER, DOMAIN_ENTRY, INCOMING_SERVER, OUTGOING_SERVER, DOCUMENTATION, OAUTH2)
+RECORDS = (
+    PROVIDER,
+    DOMAIN_ENTRY,
+    INCOMING_SERVER,
+    OUTGOING_SERVER,
+    DOCUMENTATION,
+    OAUTH2,
+    WEB_SERVICE,
+)
 
 
 def _record_schema(record: Record) -> dict[str, Any]:

@@ -52,6 +52,13 @@ class Settings:
     """Reload when a loaded file changes (polled every `poll_interval` seconds)."""
     reload_on_sighup: bool = False
     poll_interval: float = 1.0
+    public_url: str | None = None
+    """Base URL clients reach this server at (https://autoconfig.example.com); behind a proxy
+    the server cannot know it. Unset: https:// and the request's Host."""
+    profile_cert: Path | None = None
+    """PEM certificate chain that signs Apple profiles (the first certificate is the signer)."""
+    profile_key: Path | None = None
+    """PEM private key of the profile-signing certificate."""
 
 
 STATE = web.AppKey("state", ConfigState)

@@ -26,7 +26,7 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_check_bundled_file_summarises_it():
     result = run("check")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "providers.yaml: OK, 2 providers, 4 domains"
+    assert result.stdout.strip() == "providers.yaml: OK, 3 providers, 5 domains"
 
 
 def test_check_takes_a_path_or_config(tmp_path):
