@@ -128,5 +128,13 @@ def test_thunderbird_accepts_the_answer(
             "%EMAILDOMAIN%", domain
         )
         assert summary["outgoing"]["port"] == first_out.port
-        alternatives = len(provider.incoming) - 1
-        assert len(summary["incomingAlternatives"]) == alternatives
+        alternatives = [a for a in summary["incomingAlternatives"] if a["type"] in ("imap", "pop3")]
+        assert len(alternatives) == len(provider.incoming) - 1
+
+
+def test_current_thunderbird_offers_the_ews_service_as_an_alternative(varied_server):
+    release_dir = _release_dir("current")
+    report = tb_parse(release_dir, varied_server + "/mail/config-v1.1.xml", "anne@oauth.example")
+    alternatives = [(a["type"], a["hostname"]) for a in report["summary"]["incomingAlternatives"]]
+    assert ("ews", "ews.oauth.example") in alternatives
+    assert report["summary"]["incoming"]["type"] == "imap"

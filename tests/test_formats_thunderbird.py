@@ -35,6 +35,7 @@ def _servers(body: etree._Element, tag: str) -> list[dict[str, object]]:
             "username": el.findtext("username"),
         }
         for el in body.findall(tag)
+        if el.find("url") is None
     ]
 
 
@@ -103,3 +104,60 @@ def test_no_byte_order_mark_and_utf8() -> None:
     data = thunderbird.render(provider, "oauth.example")
     assert not data.startswith(b"\xef\xbb\xbf")
     data.decode("utf-8")
+
+
+def _url_sections(root: etree._Element, path: str) -> list[tuple[str, str, list, str]]:
+    return [
+        (
+            el.get("type"),
+            el.findtext("url"),
+            [(a.get("system"), a.text) for a in el.findall("authentication")],
+            el.findtext("username"),
+        )
+        for el in root.findall(path)
+        if el.find("url") is not None
+    ]
+
+
+@pytest.mark.parametrize("provider", [p for p in SERVED if p.services], ids=lambda p: p.id)
+def test_services_follow_the_draft_and_stay_readable_by_old_thunderbirds(
+    provider: Provider,
+) -> None:
+    root = etree.fromstring(thunderbird.render(provider, provider.exact_domains[0]))
+    auth = [(None, "OAuth2")] if provider.oauth2 else []
+    auth += [("http", "Basic"), (None, "password-cleartext")]
+
+    def expected(kinds):
+        return [
+            (kind, s.url, auth, s.username)
+            for kind in kinds
+            if (s := provider.service(kind)) is not None
+        ]
+
+    incoming = root.findall("emailProvider/incomingServer")
+    types = [el.get("type") for el in incoming]
+    if provider.service("jmap"):
+        assert types[0] == "jmap", "the draft puts JMAP first; old readers skip the type"
+    first_tcp = types.index(provider.incoming[0].type)
+    assert all(t in ("ews", "activeSync") for t in types[first_tcp + len(provider.incoming) :])
+    assert _url_sections(root, "emailProvider/incomingServer") == expected(
+        ["jmap", "ews", "activeSync"]
+    )
+    assert _url_sections(root, "calendar") + _url_sections(root, "addressbook") == expected(
+        ["caldav", "carddav"]
+    )
+    for section in root.iter("incomingServer", "calendar", "addressbook"):
+        methods = section.findall("authentication")
+        if any(m.get("system") for m in methods):
+            assert methods[-1].get("system") is None, "an attribute-less method comes last"
+
+
+def test_oauth2_block_sits_beside_the_provider() -> None:
+    provider = next(p for p in SERVED if p.oauth2 is not None)
+    root = etree.fromstring(thunderbird.render(provider, provider.exact_domains[0]))
+    block = root.find("oAuth2")
+    assert block is not None and block.getparent() is root
+    assert block.findtext("issuer") == provider.oauth2.issuer
+    assert block.findtext("scope") == provider.oauth2.scope
+    assert block.findtext("authURL") == provider.oauth2.auth_url
+    assert block.findtext("tokenURL") == provider.oauth2.token_url

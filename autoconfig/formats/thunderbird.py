@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from ..address import EMAILDOMAIN
-from ..model import OAuth2Settings, Provider, Server
+from ..model import OAuth2Settings, Provider, Server, WebService
 from .template import Template, slot
 
 CONTENT_TYPE = "text/xml; charset=utf-8"
@@ -40,6 +40,23 @@ def _server(parent: etree._Element, tag: str, server: Server, domain: str) -> No
     _add(element, "username", server.username)
 
 
+def _url_section(
+    parent: etree._Element, tag: str, kind: str, service: WebService, oauth2: bool
+) -> None:
+    """A URL-based section as the IETF draft writes it, readable by every Thunderbird.
+
+    Thunderbird skips an `<authentication>` that has an attribute, so the draft's
+    `system="http"` method is followed by an attribute-less one it knows.
+    """
+    element = _add(parent, tag, type=kind)
+    _add(element, "url", service.url)
+    if oauth2:
+        _add(element, "authentication", "OAuth2")
+    _add(element, "authentication", "Basic", system="http")
+    _add(element, "authentication", "password-cleartext")
+    _add(element, "username", service.username)
+
+
 def _oauth2(root: etree._Element, settings: OAuth2Settings) -> None:
     """The OAuth2 block, beside emailProvider as in the ISPDB and the IETF draft."""
     block = _add(root, "oAuth2")
@@ -58,8 +75,16 @@ def _document(provider: Provider, domain: str, domains: Iterable[str]) -> bytes:
         _add(body, "domain", name)
     _add(body, "displayName", provider.display_name)
     _add(body, "displayShortName", provider.short_name)
+    oauth2 = provider.oauth2 is not None
+    jmap = provider.service("jmap")
+    if jmap is not None:
+        _url_section(body, "incomingServer", "jmap", jmap, oauth2)
     for server in provider.incoming:
         _server(body, "incomingServer", server, domain)
+    for kind in ("ews", "activeSync"):
+        service = provider.service(kind)
+        if service is not None:
+            _url_section(body, "incomingServer", kind, service, oauth2)
     for server in provider.outgoing:
         _server(body, "outgoingServer", server, domain)
     for page in provider.documentation:
@@ -71,6 +96,10 @@ def _document(provider: Provider, domain: str, domains: Iterable[str]) -> bytes:
                 _add(documentation, "descr", text, lang=language)
     if provider.webmail:
         _add(_add(body, "webMail"), "loginPage", url=provider.webmail)
+    for tag, kind in (("calendar", "caldav"), ("addressbook", "carddav")):
+        service = provider.service(kind)
+        if service is not None:
+            _url_section(root, tag, kind, service, oauth2)
     if provider.oauth2 is not None:
         _oauth2(root, provider.oauth2)
     return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True)
