@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .address import EMAILDOMAIN, EMAILLOCALPART, MAX_DOMAIN_OCTETS, MAX_LABEL_OCTETS
+from .formats import pacc
 from .model import IncomingType, Provider, Server, SocketType
 
 MAX_TTL = 2**31 - 1
@@ -152,6 +153,25 @@ def _mail_services(provider: Provider, domain: str) -> Iterator[_Line]:
             yield (owner, "SRV", f"{priority} {WEIGHT} {server.port} {host}.")
 
 
+def _pacc(provider: Provider, domain: str, target: str | None) -> Iterator[_Line]:
+    """The PACC host name and the TXT digest of the exact document this server sends.
+
+    Any change to the provider's entry changes the bytes and so the digest: publish the new
+    record beside the old one, wait one TTL, then change the file.
+    """
+    body = pacc.render(provider, domain)
+    name = f"{pacc.HOST_PREFIX}{domain}."
+    yield "PACC (draft-ietf-mailmaint-pacc): clients fetch"
+    yield f"https://{name[:-1]}{pacc.PATH} and check its SHA-256 against this TXT record."
+    if target is not None:
+        yield (name, "CNAME", _absolute(target))
+    else:
+        yield f"Point {name} at this server (A/AAAA, or run again with --target HOST)."
+    for missing in pacc.unexpressed(provider):
+        yield f"PACC cannot express {missing}; the document leaves it out."
+    yield (f"_ua-auto-config.{domain}.", "TXT", f'"{pacc.txt_record(body)}"')
+
+
 _COMMENT = textwrap.TextWrapper(
     width=100,
     initial_indent="; ",
@@ -192,6 +212,8 @@ def render_zone(provider: Provider, domain: str, target: str | None = None, ttl:
     ]
     if provider.incoming or provider.outgoing:
         lines.extend(_mail_services(provider, domain))
+        lines.append("")
+        lines.extend(_pacc(provider, domain, target))
     else:
         why = " (it only redirects Autodiscover clients)" if provider.redirect else ""
         lines.append(

@@ -20,7 +20,7 @@ from .address import (
 )
 from .autodiscover_request import AutodiscoverRequestError, parse_request
 from .catalog import Catalog, Match
-from .formats import outlook
+from .formats import outlook, pacc
 from .loader import Config, load_config
 from .reload import ConfigState, Reloader
 
@@ -195,6 +195,26 @@ async def autodiscover_get(request: web.Request) -> web.Response:
     return _autodiscover_xml(outlook.render_settings(provider, None, domain))
 
 
+async def pacc_document(request: web.Request) -> web.Response:
+    """PACC: the domain comes from the Host (`ua-auto-config.<domain>`, or `<domain>` itself).
+
+    Served identity-encoded: clients hash the decoded body against the TXT record.
+    """
+    try:
+        domain = domain_from_host(request.host, (pacc.HOST_PREFIX,))
+    except AddressError:
+        return _not_served("this host name")
+    match = request.app[STATE].catalog.lookup(domain)
+    if match is None or not match.provider.has_settings:
+        return _not_served(domain)
+    return web.Response(
+        body=pacc.render(match.provider, match.domain),
+        content_type=pacc.CONTENT_TYPE,
+        charset="utf-8",
+        headers=THUNDERBIRD_HEADERS,
+    )
+
+
 async def healthz(request: web.Request) -> web.Response:
     """Liveness with the configuration's story: generation, load time, last reload error."""
     return web.json_response(request.app[STATE].health(), headers={"Cache-Control": "no-store"})
@@ -223,6 +243,8 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     for path in THUNDERBIRD_PATHS:
         app.router.add_get(path, thunderbird_config)
     app.router.add_get("/v1.1/{domain}", thunderbird_ispdb)
+    for path in (pacc.PATH, pacc.LEGACY_PATH):
+        app.router.add_get(path, pacc_document)
     app.router.add_post(AUTODISCOVER_PATH, autodiscover_post)
     app.router.add_get(AUTODISCOVER_PATH, autodiscover_get)
     return app

@@ -115,8 +115,9 @@ def test_every_record_is_absolute_class_in_with_the_ttl_and_the_text_ends_with_n
     assert text.endswith("\n")
     lines = record_lines(text)
     servers = len(bundled[1].incoming) + len(bundled[1].outgoing)
-    # 2 CNAMEs, the Autodiscover SRV, the servers, and "not offered" for _imap, _pop3s, _pop3
-    assert len(lines) == 3 + servers + 3
+    # 2 CNAMEs, the Autodiscover SRV, the servers, "not offered" for _imap, _pop3s, _pop3,
+    # and the PACC CNAME and TXT digest
+    assert len(lines) == 3 + servers + 3 + 2
     for name, ttl, rdclass, *_ in lines:
         assert name.endswith("."), name
         assert (ttl, rdclass) == ("300", "IN")
