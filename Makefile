@@ -6,7 +6,7 @@ PORT   ?= 8080
 CONFIG ?= providers.yaml
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-test lint clean bench
+.PHONY: run test install install-test lint clean bench browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,22 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The settings page's browser tests use Debian's chromium and chromedriver: installed here when
+# missing and possible (root with apt-get); otherwise those tests skip and say why.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing chromium and chromium-driver for the browser tests" >&2; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      -o DPkg::Lock::Timeout=300 chromium chromium-driver >/dev/null) || \
+	      echo "make: could not install chromium; the browser tests will be skipped" >&2; \
+	  else \
+	    echo "make: chromium not installed (needs root and apt-get); browser tests will skip" >&2; \
+	  fi; \
+	fi
+
 # pytest exits 5 when it collected nothing: a broken suite, reported as a failure.
-test: install-test lint
+test: install-test lint browser
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status

@@ -51,7 +51,16 @@ class EmailAddress:
         return f"{self.local_part}@{self.domain}"
 
 
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ASCII_DOMAIN = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z"
+)
+
+
 def _has_forbidden_characters(text: str) -> bool:
+    """Control characters, surrogates and non-characters: nothing an address or XML may hold."""
+    if text.isascii():
+        return _ASCII_CONTROL.search(text) is not None
     return any(
         unicodedata.category(char) in ("Cc", "Cs") or char in "\ufffe\uffff" for char in text
     )
@@ -67,6 +76,8 @@ def normalize_domain(text: str) -> str:
         raise AddressError("the domain contains control characters")
     if text.isascii():
         ascii_name = text.lower()
+        if len(ascii_name) <= MAX_DOMAIN_OCTETS and _ASCII_DOMAIN.match(ascii_name):
+            return ascii_name
     else:
         try:
             ascii_name = idna.encode(text, uts46=True).decode("ascii")
@@ -96,8 +107,19 @@ def _check_local_part(local: str) -> None:
         raise AddressError("the local part contains characters that need quoting")
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_COMMON_ADDRESS = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)*{_LABEL})\.?\Z")
+"""What nearly every request carries: an ASCII dot-atom at an ASCII domain, checked in one step."""
+
+
 def parse_address(text: str) -> EmailAddress:
     """Parse `local@domain`, rejecting anything a mail server would not accept as an address."""
+    common = _COMMON_ADDRESS.match(text)
+    if common is not None and len(text) <= MAX_ADDRESS_OCTETS:
+        local, domain = common.groups()
+        if len(local) <= MAX_LOCAL_PART_OCTETS and len(domain) <= MAX_DOMAIN_OCTETS:
+            return EmailAddress(local, text[len(local) + 1 :], domain.lower())
     if _has_forbidden_characters(text):
         raise AddressError("the address contains control characters")
     if len(text.encode("utf-8")) > MAX_ADDRESS_OCTETS:
@@ -150,6 +172,8 @@ def substitute(template: str, address: EmailAddress, *, for_host: bool = False) 
 
     Host names get the normalised domain (`xn--...`), login names the domain as the user wrote it.
     """
+    if template == EMAILADDRESS:
+        return f"{address.local_part}@{address.domain}"
     domain = address.ascii_domain if for_host else address.domain
     values = {
         EMAILADDRESS: f"{address.local_part}@{address.domain}",

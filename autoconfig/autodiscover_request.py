@@ -4,21 +4,40 @@ The parser resolves no entities, loads no DTD, touches no network and refuses an
 declares a DTD at all, so entity bombs and external entities (file or http) have nothing to work
 with; the web layer caps the body size before it gets here. Elements are matched by local name
 because real clients differ in how carefully they namespace their requests.
+
+Two families of clients POST to the same URL and are told apart by the response schema they
+accept: Outlook (POX, [MS-OXDSCLI]) and Exchange ActiveSync devices ("mobilesync", [MS-ASCMD]).
+A request that names no schema gets the one of its own request namespace, Outlook's by default.
 """
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from lxml import etree
 
+from .formats import mobilesync
 from .formats.outlook import OUTLOOK_NS, ErrorCode
 
-ACCEPTED_SCHEMAS = frozenset({OUTLOOK_NS})
+
+class Family(StrEnum):
+    """Which answer format a request asks for."""
+
+    OUTLOOK = "outlook"
+    MOBILESYNC = "mobilesync"
+
+
+SCHEMA_FAMILIES = {OUTLOOK_NS: Family.OUTLOOK, mobilesync.RESPONSE_NS: Family.MOBILESYNC}
+ACCEPTED_SCHEMAS = frozenset(SCHEMA_FAMILIES)
 
 
 @dataclass(frozen=True, slots=True)
 class AutodiscoverRequest:
     email: str
     response_schema: str
+
+    @property
+    def family(self) -> Family:
+        return SCHEMA_FAMILIES[self.response_schema]
 
 
 class AutodiscoverRequestError(Exception):
@@ -45,11 +64,20 @@ def _hardened_parser() -> etree.XMLParser:
 
 def _local_name(element: etree._Element) -> str:
     tag = element.tag
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def _child(parent: etree._Element, name: str) -> etree._Element | None:
-    return next((child for child in parent if _local_name(child) == name), None)
+    for child in parent:
+        if _local_name(child) == name:
+            return child
+    return None
+
+
+def _default_schema(root: etree._Element) -> str:
+    if etree.QName(root).namespace == mobilesync.REQUEST_NS:
+        return mobilesync.RESPONSE_NS
+    return OUTLOOK_NS
 
 
 def parse_request(body: bytes) -> AutodiscoverRequest:
@@ -74,9 +102,10 @@ def parse_request(body: bytes) -> AutodiscoverRequest:
         raise AutodiscoverRequestError(ErrorCode.INVALID_REQUEST, "there is no EMailAddress")
     schema_element = _child(request, "AcceptableResponseSchema")
     schema = (schema_element.text or "").strip() if schema_element is not None else ""
-    schema = schema or OUTLOOK_NS
+    schema = schema or _default_schema(root)
     if schema not in ACCEPTED_SCHEMAS:
         raise AutodiscoverRequestError(
-            ErrorCode.SCHEMA_NOT_SUPPORTED, "only the Outlook 2006a response schema is served"
+            ErrorCode.SCHEMA_NOT_SUPPORTED,
+            "the response schemas served are Outlook 2006a and mobilesync 2006",
         )
     return AutodiscoverRequest(email=(email.text or "").strip(), response_schema=schema)

@@ -8,7 +8,7 @@ request in flight keeps the catalog it started with.
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .formats import outlook, thunderbird
+from .formats import mobileconfig, mobilesync, outlook, thunderbird
 from .loader import Config
 from .model import Domain, Provider, Redirect
 
@@ -20,6 +20,9 @@ class ProviderEntry:
     provider: Provider
     thunderbird: thunderbird.CompiledThunderbird
     outlook: outlook.CompiledOutlook
+    mobileconfig: mobileconfig.CompiledMobileconfig
+    mobilesync: mobilesync.CompiledMobileSync | None
+    """None when the provider declares no ActiveSync URL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,8 @@ class Catalog:
                 provider=provider,
                 thunderbird=thunderbird.compile_provider(provider),
                 outlook=outlook.compile_provider(provider),
+                mobileconfig=mobileconfig.compile_provider(provider),
+                mobilesync=mobilesync.compile_provider(provider),
             )
             entries.append(entry)
             for domain in provider.domains:
@@ -75,6 +80,19 @@ class Catalog:
     @property
     def default(self) -> ProviderEntry | None:
         return self._default
+
+    def release(self, batch: int) -> None:
+        """Empty the indexes of a catalog that no request can reach any more, in batches.
+
+        Only the reloader calls this, after the swap: handlers read the catalog and use it
+        without awaiting in between, so none is still looking up in it. Freeing 100,000
+        entries in one go would hold the GIL, and stall the event loop, for tens of ms.
+        """
+        for index in (self._exact, self._wildcards):
+            keys = list(index)
+            for start in range(0, len(keys), batch):
+                for key in keys[start : start + batch]:
+                    del index[key]
 
     @property
     def domain_count(self) -> int:

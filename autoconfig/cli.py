@@ -7,6 +7,7 @@ Configuration flows from here into create_app; nothing is read from globals. Eve
 import argparse
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import json
 import logging
@@ -20,9 +21,12 @@ from aiohttp import web
 from . import dns, ispdb, spec
 from .address import AddressError, normalize_domain, parse_address
 from .catalog import Catalog
+from .doctor import command as doctor_command
 from .errors import ConfigInvalid
+from .formats.mobileconfig import ProfileUnavailable
 from .lint import lint
 from .loader import Config, load_config
+from .profile_signing import SigningSetupError
 from .web import STATE, Settings, create_app
 
 DEFAULT_CONFIG = Path("providers.yaml")
@@ -39,6 +43,9 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 
 async def _serve(settings: Settings, config: Config) -> None:
     app = create_app(settings, config)
+    del config
+    gc.collect()
+    gc.freeze()  # the catalog leaves the collector's sight: full collections no longer walk it
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     catalog = app[STATE].catalog
@@ -91,10 +98,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         profile_cert=args.profile_cert,
         profile_key=args.profile_key,
+        settings_page=args.settings_page,
     )
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         try:
             runner.run(_serve(settings, config))
+        except SigningSetupError as exc:
+            print(f"autoconfig: profile signing: {exc}", file=sys.stderr)
+            return 1
         except OSError as exc:
             print(f"autoconfig: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
             return 1
@@ -235,7 +246,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     if match is None:
         print(f"autoconfig: no provider serves {address.ascii_domain}", file=sys.stderr)
         return 1
-    if args.format == "thunderbird":
+    if args.format == "apple":
+        try:
+            body = match.entry.mobileconfig.fill(address)
+        except ProfileUnavailable as exc:
+            print(f"autoconfig: {exc}", file=sys.stderr)
+            return 1
+    elif args.format == "thunderbird":
         if not match.provider.has_settings:
             print(f"autoconfig: {match.provider.id} only redirects", file=sys.stderr)
             return 1
@@ -281,6 +298,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--profile-key", type=Path, metavar="PEM", help="private key of --profile-cert"
+    )
+    serve.add_argument(
+        "--no-settings-page",
+        dest="settings_page",
+        action="store_false",
+        help="do not serve the settings page for people (/ and /settings answer 404)",
     )
     serve.add_argument(
         "--no-watch",
@@ -342,9 +365,11 @@ def _parser() -> argparse.ArgumentParser:
     render = commands.add_parser(
         "render", parents=[common], help="print the body the server would send for an address"
     )
-    render.add_argument("format", choices=("thunderbird", "outlook"))
+    render.add_argument("format", choices=("thunderbird", "outlook", "apple"))
     render.add_argument("email", help="the e-mail address a client asks about")
     render.set_defaults(handler=cmd_render)
+
+    doctor_command.register(commands, common)
     return parser
 
 

@@ -56,6 +56,8 @@ DOCUMENTATION_KEYS = spec.DOCUMENTATION.names
 OAUTH2_KEYS = spec.OAUTH2.names
 WEB_SERVICE_KEYS = spec.WEB_SERVICE.names
 
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser where PyYAML was built with it (ten times faster on big files), same nodes."""
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*\Z")
 _HOST_SAMPLE_VALUES = {"%EMAILLOCALPART%": "user", "%EMAILDOMAIN%": "example.org"}
 
@@ -739,12 +741,14 @@ def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigErro
     """A syntax error at the line an admin should look at.
 
     When the parser only notices the problem at the end of the file (an unclosed quote or
-    bracket), the line where the construct started is the useful one.
+    bracket), the line where the construct started is the useful one; libyaml may place the end
+    of the file one line past the last, so lines are kept within the text.
     """
     mark = exc.problem_mark
     if exc.context_mark is not None and (mark is None or mark.index >= len(text.rstrip())):
         mark = exc.context_mark
-    line = mark.line + 1 if mark is not None else None
+    last_line = text.rstrip().count("\n") + 1
+    line = min(mark.line + 1, last_line) if mark is not None else None
     problem = " ".join(part for part in (exc.context, exc.problem) if part)
     return ConfigError(file, line, "", f"not valid YAML: {problem}")
 
@@ -785,7 +789,7 @@ def _read_utf8(path: Path) -> str:
 
 def _compose(file: str, text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _YAML_LOADER(text)
     except yaml.reader.ReaderError as exc:
         raise ConfigInvalid([_reader_error(file, text, exc)]) from exc
     try:

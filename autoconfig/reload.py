@@ -8,6 +8,7 @@ edit fixes it.
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -80,9 +81,31 @@ def snapshot(files: tuple[Path, ...]) -> dict[Path, FileState]:
 
 
 def build(path: Path) -> tuple[Config, Catalog]:
-    """Load and render a configuration: the slow part, run off the event loop."""
-    config = load_config(path)
-    return config, Catalog.from_config(config)
+    """Load and render a configuration: the slow part, run off the event loop.
+
+    A worker thread still shares the GIL, and a full garbage collection over a big catalog holds
+    it for a long time: so the collector is paused while the catalog is built, and the result is
+    frozen (gc.freeze) so that later collections do not walk it again. The catalog holds no
+    reference cycles, so reference counting alone frees it once it is replaced.
+    """
+    gc.disable()
+    try:
+        config = load_config(path)
+        catalog = Catalog.from_config(config)
+    finally:
+        gc.enable()
+    gc.freeze()
+    return config, catalog
+
+
+def _dismantle(box: list[Catalog]) -> None:
+    """Free a replaced catalog in small steps, so no single step holds the GIL for long.
+
+    The catalog comes in a box so that this thread, not the event loop, drops the last reference.
+    """
+    catalog = box.pop()
+    catalog.release(batch=2000)
+    del catalog
 
 
 class Reloader:
@@ -132,6 +155,7 @@ class Reloader:
             log.exception("reload failed unexpectedly")
             return False
         state = self.state
+        replaced = [state.catalog]
         state.catalog = catalog
         state.files = config.files
         state.generation += 1
@@ -145,6 +169,8 @@ class Reloader:
             len(catalog.entries),
             catalog.domain_count,
         )
+        del catalog, config
+        await asyncio.to_thread(_dismantle, replaced)
         return True
 
     async def _run_requests(self) -> None:

@@ -7,9 +7,12 @@ response with the right status, content type and cache headers. No XML is built 
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote_plus
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import CIMultiDict
 
+from . import settings_web
 from .address import (
     AddressError,
     EmailAddress,
@@ -18,10 +21,12 @@ from .address import (
     parse_address,
     substitute,
 )
-from .autodiscover_request import AutodiscoverRequestError, parse_request
+from .autodiscover_request import AutodiscoverRequestError, Family, parse_request
+from .base_url import HostError, public_base_url
 from .catalog import Catalog, Match
-from .formats import outlook, pacc
+from .formats import autodiscover_json, mobileconfig, mobilesync, outlook, pacc
 from .loader import Config, load_config
+from .profile_signing import ProfileSigner, SigningSetupError, load_signer
 from .reload import ConfigState, Reloader
 
 MAX_BODY_BYTES = 16 * 1024
@@ -29,6 +34,13 @@ MAX_BODY_BYTES = 16 * 1024
 
 THUNDERBIRD_PATHS = ("/mail/config-v1.1.xml", "/.well-known/autoconfig/mail/config-v1.1.xml")
 AUTODISCOVER_PATH = r"/{path:(?i:autodiscover/autodiscover\.xml)}"
+COMMON_AUTODISCOVER_PATHS = ("/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml")
+"""The spellings clients send, as plain routes: found by a dict lookup, not the regex above."""
+AUTODISCOVER_JSON_PATHS = (
+    r"/{path:(?i:autodiscover/autodiscover\.json(?:/v1\.0)?)}",
+    r"/{path:(?i:autodiscover/autodiscover\.json/v1\.0)}/{address:.+}",
+)
+"""Autodiscover v2: the address as ?Email=..., or as the path segment after /v1.0/."""
 ADDRESS_PARAMETERS = ("emailaddress", "email")
 
 THUNDERBIRD_HEADERS = {
@@ -39,6 +51,13 @@ THUNDERBIRD_HEADERS = {
 
 PRIVATE_HEADERS = {"Cache-Control": "no-store"}
 """Autodiscover answers carry the address; no cache should keep them."""
+
+_XML = {"Content-Type": "text/xml; charset=utf-8"}
+_TB_XML = CIMultiDict({**_XML, **THUNDERBIRD_HEADERS})
+_PRIVATE_XML = CIMultiDict({**_XML, **PRIVATE_HEADERS})
+"""Whole header sets, built once: the hot paths then skip content-type parsing per request."""
+
+APPLE_PROFILE_PATHS = ("/email.mobileconfig", "/apple/mobileconfig")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +78,35 @@ class Settings:
     """PEM certificate chain that signs Apple profiles (the first certificate is the signer)."""
     profile_key: Path | None = None
     """PEM private key of the profile-signing certificate."""
+    settings_page: bool = True
+    """Serve the page people read (`/`, `/settings`); off for providers that do not want it."""
 
 
 STATE = web.AppKey("state", ConfigState)
 RELOADER = web.AppKey("reloader", Reloader)
+SETTINGS = web.AppKey("settings", Settings)
+PROFILE_SIGNER = web.AppKey("profile_signer", ProfileSigner)
+"""Set only when profile signing is configured."""
 
 
 def _query_value(request: web.Request, names: Iterable[str]) -> str | None:
-    """A query parameter by any of its names, in any letter case (clients are not consistent)."""
-    wanted = set(names)
+    """A query parameter by any of its names, in any letter case (clients are not consistent).
+
+    The raw query string is scanned first: building aiohttp's decoded query mapping costs more
+    than the rest of a Thunderbird request together. Keys that are themselves percent-encoded
+    fall through to that mapping.
+    """
+    wanted = {name.lower() for name in names}
+    path = request.raw_path
+    start = path.find("?")
+    if start < 0:
+        return None
+    for pair in path[start + 1 :].split("&"):
+        key, _, value = pair.partition("=")
+        if key.lower() in wanted:
+            return unquote_plus(value)
+    if "%" not in path[start:]:
+        return None
     for key, value in request.query.items():
         if key.lower() in wanted:
             return value
@@ -85,12 +124,7 @@ def _not_served(domain: str) -> web.Response:
 def _thunderbird_answer(match: Match) -> web.Response:
     if not match.provider.has_settings:
         return _not_served(match.domain)
-    return web.Response(
-        body=match.entry.thunderbird.fill(match.domain),
-        content_type="text/xml",
-        charset="utf-8",
-        headers=THUNDERBIRD_HEADERS,
-    )
+    return web.Response(body=match.entry.thunderbird.fill(match.domain), headers=_TB_XML)
 
 
 async def thunderbird_config(request: web.Request) -> web.Response:
@@ -131,9 +165,7 @@ async def thunderbird_ispdb(request: web.Request) -> web.Response:
 
 
 def _autodiscover_xml(body: bytes) -> web.Response:
-    return web.Response(
-        body=body, content_type="text/xml", charset="utf-8", headers=PRIVATE_HEADERS
-    )
+    return web.Response(body=body, headers=_PRIVATE_XML)
 
 
 def _autodiscover_error(code: outlook.ErrorCode, debug: str = "") -> web.Response:
@@ -166,7 +198,10 @@ async def autodiscover_post(request: web.Request) -> web.Response:
         address = parse_address(parsed.email)
     except AddressError as exc:
         return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"EMailAddress: {exc}")
-    return _autodiscover_answer(request.app[STATE].catalog, address)
+    catalog = request.app[STATE].catalog
+    if parsed.family is Family.MOBILESYNC:
+        return _mobilesync_answer(catalog, address)
+    return _autodiscover_answer(catalog, address)
 
 
 async def autodiscover_get(request: web.Request) -> web.Response:
@@ -215,6 +250,112 @@ async def pacc_document(request: web.Request) -> web.Response:
     )
 
 
+async def apple_profile(request: web.Request) -> web.Response:
+    """An Apple configuration profile for the `emailaddress` (or `email`) parameter.
+
+    Made for one address, so never cached; signed when a certificate is configured.
+    """
+    given = _query_value(request, ADDRESS_PARAMETERS)
+    if not given:
+        raise web.HTTPBadRequest(text="Give ?emailaddress=you@your.domain\n")
+    try:
+        address = parse_address(given)
+    except AddressError as exc:
+        raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
+    match = request.app[STATE].catalog.lookup(address.ascii_domain)
+    if match is None:
+        return _not_served(address.ascii_domain)
+    try:
+        body = match.entry.mobileconfig.fill(address)
+    except mobileconfig.ProfileUnavailable as exc:
+        return web.Response(
+            status=404, text=f"{exc}\n", headers={"Cache-Control": "public, max-age=300"}
+        )
+    signer = request.app.get(PROFILE_SIGNER)
+    if signer is not None:
+        body = signer.sign(body)
+    filename = mobileconfig.download_name(match.provider)
+    return web.Response(
+        body=body,
+        content_type=mobileconfig.CONTENT_TYPE,
+        headers={**PRIVATE_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _profile_signer(settings: Settings) -> ProfileSigner | None:
+    """The signer, loaded now so that a bad file stops start-up instead of failing requests."""
+    if settings.profile_cert is None:
+        if settings.profile_key is not None:
+            raise SigningSetupError("--profile-key needs --profile-cert (the certificate chain)")
+        return None
+    return load_signer(settings.profile_cert, settings.profile_key)
+
+
+def _mobilesync_answer(catalog: Catalog, address: EmailAddress) -> web.Response:
+    """ActiveSync devices: the provider's ActiveSync URL, a redirect, or "no ActiveSync here"."""
+    match = catalog.lookup(address.ascii_domain)
+    if match is None:
+        problem = mobilesync.Problem.UNKNOWN_DOMAIN
+        return _autodiscover_xml(mobilesync.render_error(address, problem, address.domain))
+    redirect = match.redirect
+    if redirect is not None and redirect.url is not None:
+        raise web.HTTPFound(redirect.url, headers=PRIVATE_HEADERS)
+    if redirect is not None and redirect.address is not None:
+        target = substitute(redirect.address, address)
+        return _autodiscover_xml(mobilesync.render_redirect(address, target))
+    if match.entry.mobilesync is None:
+        problem = mobilesync.Problem.NO_ACTIVESYNC
+        return _autodiscover_xml(mobilesync.render_error(address, problem, address.domain))
+    return _autodiscover_xml(match.entry.mobilesync.fill(address))
+
+
+def _json(body: bytes, status: int = 200) -> web.Response:
+    """Autodiscover v2 answers; errors that mean "not here" are 404, so Outlook tries on."""
+    return web.Response(
+        status=status,
+        body=body,
+        content_type="application/json",
+        charset="utf-8",
+        headers=PRIVATE_HEADERS,
+    )
+
+
+def _json_autodiscover_v1(request: web.Request, match: Match) -> web.Response:
+    """The POX URL: the redirect target of a domain sent elsewhere, else this server's own."""
+    redirect = match.redirect
+    if redirect is not None and redirect.url is not None:
+        return _json(autodiscover_json.render_autodiscover_v1(redirect.url))
+    try:
+        base = public_base_url(request.app[SETTINGS].public_url, request.headers.get(hdrs.HOST))
+    except HostError as exc:
+        return _json(autodiscover_json.render_invalid_host(str(exc)), 400)
+    return _json(autodiscover_json.render_autodiscover_v1(autodiscover_json.pox_url(base)))
+
+
+async def autodiscover_json_get(request: web.Request) -> web.Response:
+    """Autodiscover v2 (JSON): the URL of one protocol for an address, or a JSON error."""
+    given_protocol = _query_value(request, ("protocol",))
+    protocol = autodiscover_json.parse_protocol(given_protocol)
+    if protocol is None:
+        return _json(autodiscover_json.render_protocol_error(given_protocol), 400)
+    given = request.match_info.get("address") or _query_value(request, ("email",))
+    if not given:
+        return _json(autodiscover_json.render_missing_address(), 400)
+    try:
+        address = parse_address(given)
+    except AddressError as exc:
+        return _json(autodiscover_json.render_invalid_address(str(exc)), 400)
+    match = request.app[STATE].catalog.lookup(address.ascii_domain)
+    if match is None:
+        return _json(autodiscover_json.render_unknown_domain(address.domain), 404)
+    if protocol is autodiscover_json.Protocol.AUTODISCOVER_V1:
+        return _json_autodiscover_v1(request, match)
+    body = autodiscover_json.render_activesync(match.provider) if match.redirect is None else None
+    if body is None:
+        return _json(autodiscover_json.render_not_offered(protocol, address.domain), 404)
+    return _json(body)
+
+
 async def healthz(request: web.Request) -> web.Response:
     """Liveness with the configuration's story: generation, load time, last reload error."""
     return web.json_response(request.app[STATE].health(), headers={"Cache-Control": "no-store"})
@@ -224,7 +365,9 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     """The application for one configuration, loaded from settings unless given.
 
     Raises ConfigInvalid when the file is broken: a server never starts without a good catalog.
+    Raises SigningSetupError when profile signing is configured with unusable files.
     """
+    signer = _profile_signer(settings)
     if config is None:
         config = load_config(settings.config_path)
     state = ConfigState(
@@ -233,6 +376,9 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STATE] = state
     app[RELOADER] = Reloader(state, poll_interval=settings.poll_interval)
+    app[SETTINGS] = settings
+    if signer is not None:
+        app[PROFILE_SIGNER] = signer
 
     async def reloading(app: web.Application) -> AsyncIterator[None]:
         async with app[RELOADER].running(watch=settings.watch, sighup=settings.reload_on_sighup):
@@ -245,6 +391,13 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     app.router.add_get("/v1.1/{domain}", thunderbird_ispdb)
     for path in (pacc.PATH, pacc.LEGACY_PATH):
         app.router.add_get(path, pacc_document)
-    app.router.add_post(AUTODISCOVER_PATH, autodiscover_post)
-    app.router.add_get(AUTODISCOVER_PATH, autodiscover_get)
+    for path in (*COMMON_AUTODISCOVER_PATHS, AUTODISCOVER_PATH):
+        app.router.add_post(path, autodiscover_post)
+        app.router.add_get(path, autodiscover_get)
+    for path in AUTODISCOVER_JSON_PATHS:
+        app.router.add_get(path, autodiscover_json_get)
+    for path in APPLE_PROFILE_PATHS:
+        app.router.add_get(path, apple_profile)
+    if settings.settings_page:
+        settings_web.add_routes(app, lambda: state.catalog)
     return app

@@ -200,6 +200,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=5, help="length of one round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", nargs="*", metavar="ENDPOINT", help="measure these endpoints")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -242,6 +243,8 @@ def main() -> int:
     results = {}
     try:
         for endpoint in ENDPOINTS:
+            if args.only and endpoint.name not in args.only:
+                continue
             if not works(ours_port, endpoint, domains[0]):
                 print(f"{endpoint.name:18} skipped: the server does not answer it (yet)")
                 continue

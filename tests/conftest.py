@@ -54,11 +54,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(config: Path) -> Iterator[str]:
+def live_server(config: Path, *options: str) -> Iterator[str]:
     """`autoconfig serve` in its own process on a loopback port, as real clients will reach it."""
     port = free_port()
+    command = [sys.executable, "-m", "autoconfig", "serve", "--config", str(config)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "autoconfig", "serve", "--config", str(config), "--port", str(port)],
+        [*command, "--port", str(port), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

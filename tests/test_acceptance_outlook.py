@@ -1,4 +1,5 @@
-"""exchangelib's POX Autodiscover client and the Outlook spec checker on the live server.
+"""exchangelib's POX Autodiscover client and the Outlook spec checker on the live server, and
+the harness's Autodiscover v2 (JSON) and ActiveSync (MS-ASCMD XSD) checkers.
 
 Runs ../shared/tools/outlook in its own virtualenvs (exchangelib 4.9.0, the last release with
 the POX parser). The venvs are created by the harness's setup.sh from PyPI when missing; the tests
@@ -11,8 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-from .conftest import SHARED
+from .conftest import BUNDLED, SHARED
 
 TOOL = SHARED / "tools" / "outlook"
 VENVS = Path(os.environ.get("OUTLOOK_ACC_VENVS", "/tmp/outlook-acceptance-venvs"))
@@ -150,3 +152,126 @@ def test_exchangelib_follows_the_302_to_the_https_target(harness, varied_server)
     text = json.dumps(report)
     assert "https://autodiscover.other.example/autodiscover/autodiscover.xml" in text
     assert "harness guard" in text
+
+
+# Autodiscover v2 (JSON) and ActiveSync Autodiscover (mobilesync) ------------------------------
+
+GROUPWARE_EAS = next(
+    p["activeSync"]
+    for p in yaml.safe_load(BUNDLED.read_text(encoding="utf-8"))["providers"]
+    if p["id"] == "groupware.example.org"
+)
+"""The bundled providers.yaml's activeSync URL, read as the admin wrote it."""
+
+
+def test_json_checker_passes_autodiscover_v1_and_activesync(harness, bundled_server):
+    code, report = check(
+        harness,
+        "autodiscover_json_check.py",
+        "--base",
+        bundled_server,
+        "--email",
+        "user@groupware.example.org",
+        "--activesync",
+        "--strict",
+    )
+    assert code == 0, _failures(report)
+    pox = bundled_server.replace("http://", "https://") + "/autodiscover/autodiscover.xml"
+    assert report["extracted"] == {
+        "query": {"Protocol": "AutodiscoverV1", "Url": pox},
+        "path": {"Protocol": "AutodiscoverV1", "Url": pox},
+        "activesync": {"Protocol": "ActiveSync", "Url": GROUPWARE_EAS},
+    }
+
+
+@pytest.mark.parametrize("email", ["user@example.com", "someone@a.customers.example.org"])
+def test_json_checker_passes_for_providers_without_activesync(harness, bundled_server, email):
+    code, report = check(
+        harness,
+        "autodiscover_json_check.py",
+        "--base",
+        bundled_server,
+        "--email",
+        email,
+        "--strict",
+    )
+    assert code == 0, _failures(report)
+
+
+def test_json_checker_passes_on_the_varied_configuration(harness, varied_server):
+    code, report = check(
+        harness,
+        "autodiscover_json_check.py",
+        "--base",
+        varied_server,
+        "--email",
+        "anne@oauth.example",
+        "--strict",
+    )
+    assert code == 0, _failures(report)
+
+
+@pytest.mark.parametrize(
+    "path", ["/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml"]
+)
+def test_mobilesync_checker_reads_the_activesync_settings(harness, bundled_server, path):
+    code, report = check(
+        harness,
+        "mobilesync_check.py",
+        bundled_server + path,
+        "--email",
+        "user@groupware.example.org",
+        "--expect",
+        "settings",
+        "--strict",
+    )
+    assert code == 0, _failures(report)
+    assert report["extracted"] == {
+        "user": "user@groupware.example.org",
+        "kind": "settings",
+        "servers": [{"type": "MobileSync", "url": GROUPWARE_EAS, "name": GROUPWARE_EAS}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("user@example.com", "ActiveSync is not offered for example.com."),
+        ("user@unknown.example", "No settings are published here for unknown.example."),
+    ],
+)
+def test_mobilesync_checker_reads_no_activesync_as_an_error(
+    harness, bundled_server, email, message
+):
+    code, report = check(
+        harness,
+        "mobilesync_check.py",
+        bundled_server + "/autodiscover/autodiscover.xml",
+        "--email",
+        email,
+        "--expect",
+        "error",
+        "--strict",
+    )
+    assert code == 0, _failures(report)
+    assert report["extracted"] == {
+        "user": email,
+        "kind": "error",
+        "status": "2",
+        "message": message,
+    }
+
+
+def test_mobilesync_checker_follows_a_redirect_address(harness, varied_server):
+    code, report = check(
+        harness,
+        "mobilesync_check.py",
+        varied_server + "/autodiscover/autodiscover.xml",
+        "--email",
+        "carol@moved.example",
+        "--expect",
+        "redirect",
+        "--strict",
+    )
+    assert code == 0, _failures(report)
+    assert report["extracted"]["redirect"] == "carol@hoster.example"

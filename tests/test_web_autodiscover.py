@@ -96,8 +96,15 @@ async def test_unknown_domain_is_error_500_the_same_for_every_address(client):
     assert len(answers) == 1
 
 
-async def test_unsupported_response_schema_is_601(client):
-    schema = "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006"
+@pytest.mark.parametrize(
+    "schema",
+    [
+        "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006",
+        "http://example.invalid/no/such/schema",
+    ],
+)
+async def test_unsupported_response_schema_is_601(client, schema):
+    """The mobilesync schema is served too now (tests/test_web_microsoft.py)."""
     response, body = await post(client, pox("a@example.com", schema))
     assert response.status == 200
     assert error_code(body) == "601"

@@ -134,15 +134,14 @@ class CompiledOutlook:
     """`render_settings` done once per provider; `fill` gives the same bytes for any address."""
 
     settings: Template
+    sources: tuple[tuple[str, str, str], ...] = ()
+    """(slot name, kind, template) for each distinct slot, worked out once at compile time."""
 
     def fill(self, address: EmailAddress) -> bytes:
         values: dict[str, str] = {}
-        for name in self.settings.slots:
-            if name in values:
-                continue
-            kind, _, template = name.partition(":")
+        for name, kind, template in self.sources:
             if kind == "address":
-                values[name] = str(address)
+                values[name] = f"{address.local_part}@{address.domain}"
             else:
                 values[name] = substitute(template, address, for_host=kind == "host")
         return self.settings.fill(values)
@@ -158,7 +157,9 @@ def compile_provider(provider: Provider) -> CompiledOutlook:
         for s in servers
     }
     values = _Values(slot("address:"), hosts, logins)
-    return CompiledOutlook(settings=Template.from_rendered(_settings(provider, values)))
+    template = Template.from_rendered(_settings(provider, values))
+    sources = tuple((name, *name.split(":", 1)) for name in dict.fromkeys(template.slots))
+    return CompiledOutlook(settings=template, sources=sources)
 
 
 def render_redirect_address(address: str) -> bytes:

@@ -24,7 +24,9 @@ def slot(name: str) -> str:
 
 
 def xml_escape(value: str) -> str:
-    return value.translate(_XML_ESCAPES)
+    if "&" in value or "<" in value or ">" in value:
+        return value.translate(_XML_ESCAPES)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +46,13 @@ class Template:
 
     def fill(self, values: Mapping[str, str]) -> bytes:
         """The document with every slot replaced by its XML-escaped value."""
-        if not self.slots:
-            return self.parts[0]
-        chunks = [self.parts[0]]
-        for name, part in zip(self.slots, self.parts[1:], strict=True):
-            chunks.append(xml_escape(values[name]).encode("utf-8"))
-            chunks.append(part)
+        parts = self.parts
+        if len(parts) == 1:
+            return parts[0]
+        encoded = {name: xml_escape(value).encode("utf-8") for name, value in values.items()}
+        chunks = [parts[0]]
+        append = chunks.append
+        for name, part in zip(self.slots, parts[1:]):  # noqa: B905 - equal by construction
+            append(encoded[name])
+            append(part)
         return b"".join(chunks)

@@ -1,0 +1,418 @@
+"""Connect to every announced mail server the way a client configured from our answer would.
+
+For each server: the host resolves and the port answers; SSL servers complete a verified TLS
+handshake first, STARTTLS servers greet in clear text, offer STARTTLS, offer no clear-text
+password login before it and upgrade with a verified certificate; then the authentication the
+answer announces is among the mechanisms offered. When a port speaks the other kind of TLS (SSL
+announced on a STARTTLS port or the reverse) the probe says so, because that is the most common
+mistake in hand-written settings. No login is attempted and no mail is sent.
+"""
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..model import Authentication, Server, SocketType
+from .context import Context
+from .findings import Finding, failed, passed, warned
+from .protocols import (
+    DIALECTS,
+    Capabilities,
+    Conversation,
+    Dialect,
+    NoAnswer,
+    ProtocolError,
+    describe_connect_error,
+    recognise,
+)
+from .resolve import ResolveError
+from .tls import Handshake, describe_tls_error, handshake_of, insecure_context, judge_handshake
+
+STANDARD_PORTS = {
+    ("imap", SocketType.SSL): 993,
+    ("imap", SocketType.STARTTLS): 143,
+    ("pop3", SocketType.SSL): 995,
+    ("pop3", SocketType.STARTTLS): 110,
+    ("smtp", SocketType.SSL): 465,
+    ("smtp", SocketType.STARTTLS): 587,
+}
+
+_CLEARTEXT_MECHANISMS = frozenset({"PLAIN", "LOGIN"})
+
+_MECHANISMS: dict[Authentication, Callable[[Capabilities], bool]] = {
+    Authentication.PASSWORD_CLEARTEXT: lambda c: bool(
+        c.mechanisms & _CLEARTEXT_MECHANISMS or c.cleartext_login
+    ),
+    Authentication.PASSWORD_ENCRYPTED: lambda c: any(
+        m == "CRAM-MD5" or m.startswith("SCRAM-") for m in c.mechanisms
+    ),
+    Authentication.OAUTH2: lambda c: bool(c.mechanisms & {"XOAUTH2", "OAUTHBEARER"}),
+    Authentication.NTLM: lambda c: "NTLM" in c.mechanisms,
+    Authentication.GSSAPI: lambda c: "GSSAPI" in c.mechanisms,
+}
+"""Which offered SASL mechanisms (or clear-text login commands) serve an announced method."""
+
+_WANTED = {
+    Authentication.PASSWORD_CLEARTEXT: "PLAIN or LOGIN",
+    Authentication.PASSWORD_ENCRYPTED: "CRAM-MD5 or SCRAM-*",
+    Authentication.OAUTH2: "XOAUTH2 or OAUTHBEARER",
+    Authentication.NTLM: "NTLM",
+    Authentication.GSSAPI: "GSSAPI",
+}
+
+_CLEARTEXT_FIX = (
+    "offer password logins only after TLS (Dovecot 2.3: disable_plaintext_auth = yes, 2.4: "
+    "auth_allow_cleartext = no; Postfix: smtpd_tls_auth_only = yes)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MailTarget:
+    """An announced server with its host name filled in for one domain or address."""
+
+    server: Server
+    host: str
+
+    @property
+    def subject(self) -> str:
+        return f"{self.server.type} {self.host}:{self.server.port} {self.server.socket_type}"
+
+    @property
+    def key(self) -> tuple[str, str, int, str, tuple[str, ...]]:
+        """Servers announced identically for several domains are probed once."""
+        s = self.server
+        return (s.type, self.host, s.port, s.socket_type, tuple(s.authentication))
+
+
+def _other_port(server: Server, socket_type: SocketType) -> str:
+    port = STANDARD_PORTS.get((server.type, socket_type))
+    return f"port {port}" if port else "the right port"
+
+
+def judge_port(target: MailTarget) -> Finding | None:
+    """Submission belongs on 465 (SSL) or 587 (STARTTLS); port 25 is for server-to-server relay."""
+    server = target.server
+    if server.type == "smtp" and server.port == 25:
+        return warned(
+            "mail.port",
+            target.subject,
+            "port 25 is the relay port: many networks block it for clients, and RFC 8314 wants "
+            "submission on 465 (SSL) or 587 (STARTTLS)",
+            "announce port 465 with socketType SSL (or 587 with STARTTLS)",
+        )
+    return None
+
+
+def judge_cleartext(target: MailTarget, capabilities: Capabilities) -> Finding:
+    """Before TLS a server must not offer to take a password in clear text."""
+    offered = sorted(capabilities.mechanisms & _CLEARTEXT_MECHANISMS)
+    if target.server.type == "pop3" and capabilities.cleartext_login:
+        offered.append("USER/PASS")
+    if offered:
+        return failed(
+            "mail.cleartext",
+            target.subject,
+            f"offers {', '.join(offered)} before TLS: a client, or an attacker who removes "
+            "STARTTLS from the answer, sends the password in clear text",
+            _CLEARTEXT_FIX,
+        )
+    if target.server.type == "imap" and capabilities.cleartext_login:
+        return warned(
+            "mail.cleartext",
+            target.subject,
+            "does not announce LOGINDISABLED before TLS: LOGIN may be accepted in clear text",
+            _CLEARTEXT_FIX,
+        )
+    return passed("mail.cleartext", target.subject, "no clear-text password login before TLS")
+
+
+def judge_auth(target: MailTarget, capabilities: Capabilities) -> Finding:
+    """The announced methods, in order, against what the server offers once encrypted.
+
+    Clients use the first announced method they support, so a missing first method fails and a
+    missing later one warns. Methods that send no credentials need nothing from the server.
+    """
+    offered = " ".join(sorted(capabilities.mechanisms)) or "no SASL mechanism"
+    if capabilities.cleartext_login and target.server.type != "smtp":
+        offered += " (and a clear-text login command)"
+    checkable = [m for m in target.server.authentication if m in _MECHANISMS]
+    missing = [m for m in checkable if not _MECHANISMS[m](capabilities)]
+    announced = ", ".join(target.server.authentication)
+    if not checkable:
+        return passed("mail.auth", target.subject, f"announced {announced}; offers {offered}")
+    if not missing:
+        return passed("mail.auth", target.subject, f"offers {offered} for {announced}")
+    wants = "; ".join(f"{m} needs {_WANTED[m]}" for m in missing)
+    fix = "announce the authentication the server offers, or enable the mechanism on the server"
+    status = failed if missing[0] == target.server.authentication[0] else warned
+    return status("mail.auth", target.subject, f"offers {offered}: {wants}", fix)
+
+
+async def _open(
+    context: Context, target: MailTarget, tls: ssl.SSLContext | None
+) -> tuple[Conversation, str]:
+    """Connect to the first address of the host that answers; (conversation, address:port)."""
+    addresses = await context.lookup.addresses(target.host)
+    error: BaseException | None = None
+    for address in addresses:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(
+                    address,
+                    target.server.port,
+                    ssl=tls,
+                    server_hostname=target.host if tls else None,
+                    ssl_handshake_timeout=context.options.timeout if tls else None,
+                    limit=8192,
+                ),
+                context.options.timeout,
+            )
+        except (ssl.SSLError, ssl.CertificateError):
+            raise
+        except (OSError, TimeoutError) as exc:
+            error = exc
+            continue
+        shown = f"[{address}]" if ":" in address else address
+        return Conversation(
+            reader, writer, context.options.timeout
+        ), f"{shown}:{target.server.port}"
+    raise error if error else OSError("no address")
+
+
+async def _first_line(context: Context, target: MailTarget, tls: bool) -> str | None:
+    """The first line the port sends with (or without) TLS, to explain a socket type mismatch."""
+    try:
+        talk, _ = await _open(context, target, insecure_context() if tls else None)
+    except (OSError, TimeoutError, ssl.SSLError, ResolveError):
+        return None
+    try:
+        return await talk.line()
+    except (ProtocolError, OSError, ssl.SSLError):
+        return "" if tls else None
+    finally:
+        await talk.close()
+
+
+async def _diagnose_plaintext_port(context: Context, target: MailTarget, error: str) -> Finding:
+    """SSL was announced and the handshake failed: does the port speak clear text instead?"""
+    line = await _first_line(context, target, tls=False)
+    if line is not None and recognise(line):
+        return failed(
+            "mail.tls",
+            target.subject,
+            f"port {target.server.port} answers in clear text ({line[:80]!r}), not with TLS: "
+            "it is a STARTTLS or plain port",
+            f"announce socketType: STARTTLS for this port, or "
+            f"{_other_port(target.server, SocketType.SSL)} with SSL",
+        )
+    return failed("mail.tls", target.subject, error, "check the server's TLS configuration")
+
+
+async def _diagnose_silent_port(context: Context, target: MailTarget, error: str) -> Finding:
+    """No clear-text greeting: does the port wait for a TLS handshake (implicit TLS) instead?"""
+    line = await _first_line(context, target, tls=True)
+    if line is not None:
+        return failed(
+            "mail.greeting",
+            target.subject,
+            f"{error}; port {target.server.port} answers a TLS handshake: it is an implicit-TLS "
+            "port",
+            f"announce socketType: SSL for this port, or "
+            f"{_other_port(target.server, target.server.socket_type)} with "
+            f"{target.server.socket_type}",
+        )
+    return failed("mail.greeting", target.subject, error, "check that the server is running")
+
+
+class _Stop(Exception):
+    """A finding ended the probe: later steps cannot say anything useful."""
+
+
+class _Probe:
+    """One conversation with one server, collecting findings as it goes."""
+
+    def __init__(self, context: Context, target: MailTarget) -> None:
+        self.context = context
+        self.target = target
+        self.findings: list[Finding] = []
+        self.greeted = False
+
+    def add(self, finding: Finding) -> Finding:
+        self.findings.append(finding)
+        return finding
+
+    def stop(self, finding: Finding) -> _Stop:
+        self.add(finding)
+        return _Stop()
+
+    async def connect(self) -> Conversation:
+        target, socket_type = self.target, self.target.server.socket_type
+        tls = self.context.tls if socket_type is SocketType.SSL else None
+        try:
+            talk, where = await _open(self.context, target, tls)
+        except ResolveError as exc:
+            raise self.stop(
+                failed(
+                    "mail.connect",
+                    target.subject,
+                    str(exc),
+                    f"publish A/AAAA records for {target.host}, or correct the hostname in "
+                    "providers.yaml",
+                )
+            ) from exc
+        except (ssl.SSLCertVerificationError, ssl.CertificateError) as exc:
+            detail, fix = describe_tls_error(exc)
+            raise self.stop(failed("mail.tls", target.subject, detail, fix)) from exc
+        except ssl.SSLError as exc:
+            detail, _ = describe_tls_error(exc)
+            raise self.stop(await _diagnose_plaintext_port(self.context, target, detail)) from exc
+        except (OSError, TimeoutError) as exc:
+            reason = describe_connect_error(exc, self.context.options.timeout)
+            raise self.stop(
+                failed(
+                    "mail.connect",
+                    target.subject,
+                    f"cannot connect: {reason}",
+                    f"check the port in providers.yaml ({target.server.type} is usually "
+                    f"{_other_port(target.server, SocketType.SSL)} with SSL), that the server "
+                    "listens on it and that no firewall blocks it",
+                )
+            ) from exc
+        self.add(passed("mail.connect", target.subject, f"connected to {where}"))
+        if tls is not None:
+            ssl_object = talk.writer.get_extra_info("ssl_object")
+            self.add(self.judge_tls(handshake_of(ssl_object)))
+        return talk
+
+    def judge_tls(self, handshake: Handshake) -> Finding:
+        return judge_handshake("mail.tls", self.target.subject, self.target.host, handshake)
+
+    async def greet(self, dialect: Dialect) -> None:
+        target = self.target
+        try:
+            greeting = await dialect.greet()
+        except NoAnswer as exc:
+            if target.server.socket_type is SocketType.SSL:
+                raise self.stop(
+                    failed("mail.greeting", target.subject, f"no greeting: {exc}")
+                ) from exc
+            raise self.stop(
+                await _diagnose_silent_port(self.context, target, f"no greeting: {exc}")
+            ) from exc
+        except ProtocolError as exc:
+            spoken = recognise(exc.line) if exc.line else None
+            why = f"; this port speaks {spoken.upper()}" if spoken else ""
+            raise self.stop(
+                failed(
+                    "mail.greeting",
+                    target.subject,
+                    f"{exc}{why}",
+                    f"check the port: {target.server.type} is usually "
+                    f"{_other_port(target.server, target.server.socket_type)} with "
+                    f"{target.server.socket_type}",
+                )
+            ) from exc
+        self.greeted = True
+        self.add(passed("mail.greeting", target.subject, f"{dialect.name}: {greeting[:100]}"))
+
+    async def upgrade(self, talk: Conversation, dialect: Dialect, before: Capabilities) -> None:
+        target = self.target
+        self.add(judge_cleartext(target, before))
+        if not before.starttls:
+            raise self.stop(
+                failed(
+                    "mail.starttls",
+                    target.subject,
+                    f"{dialect.starttls_command} is not offered (capabilities: "
+                    f"{before.listed[:160] or 'none'})",
+                    "enable TLS on the server (Dovecot: ssl = yes; Postfix: smtpd_tls_security_"
+                    "level = encrypt on submission), or announce the implicit-TLS port with SSL",
+                )
+            )
+        try:
+            await dialect.starttls()
+            self.greeted = False
+            handshake = await talk.start_tls(self.context.tls, target.host)
+            self.greeted = True
+        except (ssl.SSLCertVerificationError, ssl.CertificateError) as exc:
+            detail, fix = describe_tls_error(exc)
+            raise self.stop(
+                failed("mail.tls", target.subject, f"after STARTTLS: {detail}", fix)
+            ) from exc
+        except (ProtocolError, ssl.SSLError, OSError, TimeoutError) as exc:
+            raise self.stop(
+                failed(
+                    "mail.starttls",
+                    target.subject,
+                    f"{dialect.starttls_command} failed: {exc}",
+                    "check the server's TLS configuration",
+                )
+            ) from exc
+        self.add(passed("mail.starttls", target.subject, f"{dialect.starttls_command} works"))
+        self.add(self.judge_tls(handshake))
+
+    def judge_plain(self, capabilities: Capabilities) -> None:
+        target = self.target
+        offers = " (the server offers STARTTLS)" if capabilities.starttls else ""
+        fix = f"announce socketType: STARTTLS{offers}, or SSL on its implicit-TLS port"
+        if target.server.sends_credentials:
+            raise self.stop(
+                failed(
+                    "mail.encryption",
+                    target.subject,
+                    "socketType plain: passwords and mail cross the network in clear text",
+                    fix,
+                )
+            )
+        self.add(
+            warned(
+                "mail.encryption",
+                target.subject,
+                "socketType plain: mail crosses the network in clear text",
+                fix,
+            )
+        )
+
+    async def run(self) -> None:
+        talk = await self.connect()
+        dialect = DIALECTS[self.target.server.type](talk)
+        try:
+            await self.greet(dialect)
+            capabilities = await dialect.capabilities()
+            socket_type = self.target.server.socket_type
+            if socket_type is SocketType.STARTTLS:
+                await self.upgrade(talk, dialect, capabilities)
+                capabilities = await dialect.capabilities()
+            elif socket_type is SocketType.PLAIN:
+                self.judge_plain(capabilities)
+            self.add(judge_auth(self.target, capabilities))
+        except _Stop:
+            if self.greeted:
+                await dialect.goodbye()
+            raise
+        except (ProtocolError, OSError, ssl.SSLError) as exc:
+            self.add(
+                failed(
+                    "mail.protocol",
+                    self.target.subject,
+                    f"the conversation broke off: {exc}",
+                    "look at the server's log for this connection",
+                )
+            )
+        else:
+            await dialect.goodbye()
+        finally:
+            await talk.close()
+
+
+async def check_server(context: Context, target: MailTarget) -> list[Finding]:
+    """Every mail finding for one announced server, in conversation order."""
+    probe = _Probe(context, target)
+    advice = judge_port(target)
+    if advice is not None:
+        probe.add(advice)
+    with contextlib.suppress(_Stop):
+        await probe.run()
+    return probe.findings

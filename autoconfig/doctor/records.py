@@ -1,0 +1,218 @@
+"""DNS checks: what the domain's zone publishes against what `autoconfig dns` recommends.
+
+The expected records are read back from `dns.render_zone`, the text admins are told to paste, so
+the doctor and the `dns` command can never disagree, and every fix is a line of that text.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import dns.rdatatype
+import dns.rrset
+import dns.zone
+
+from .. import dns as zone_text
+from ..model import Provider
+from .context import Context
+from .findings import Finding, failed, passed, warned
+from .resolve import SRV, ResolveError, srv_of, text_of
+
+_NOT_OFFERED: SRV = (0, 0, ".")
+
+
+@dataclass(frozen=True, slots=True)
+class Recommended:
+    """The records `autoconfig dns` prints for a domain, by (owner, type)."""
+
+    rrsets: dict[tuple[str, str], dns.rrset.RRset]
+
+    @classmethod
+    def of(cls, provider: Provider, domain: str) -> "Recommended":
+        text = zone_text.render_zone(provider, domain)
+        zone = dns.zone.from_text(text, origin=f"{domain}.", relativize=False, check_origin=False)
+        return cls(
+            {
+                (name.to_text(), dns.rdatatype.to_text(rdataset.rdtype)): dns.rrset.from_rdata_list(
+                    name, rdataset.ttl, list(rdataset)
+                )
+                for name, rdataset in zone.iterate_rdatasets()
+            }
+        )
+
+    def of_type(self, rdtype: str) -> list[dns.rrset.RRset]:
+        return [rrset for (_, kind), rrset in self.rrsets.items() if kind == rdtype]
+
+
+def _srv_text(records: Iterable[SRV]) -> str:
+    return ", ".join(
+        f"{target.rstrip('.')}:{port}" if target != "." else "'.' (not offered)"
+        for _, port, target in records
+    )
+
+
+def _lines(rrset: dns.rrset.RRset) -> str:
+    return rrset.to_text()
+
+
+async def check_client_names(context: Context, domain: str) -> list[Finding]:
+    """autoconfig.<domain> and autodiscover.<domain> must lead to addresses."""
+    findings = []
+    for prefix, client in (("autoconfig", "Thunderbird"), ("autodiscover", "Outlook")):
+        name = f"{prefix}.{domain}"
+        try:
+            addresses = await context.lookup.addresses(name)
+        except ResolveError as exc:
+            findings.append(
+                failed(
+                    "dns.name",
+                    name,
+                    f"{exc}: {client} cannot find the settings",
+                    f"{name}. 3600 IN CNAME <host that runs autoconfig>. (or A/AAAA records; "
+                    f"`autoconfig dns {domain} --target HOST` prints them)",
+                )
+            )
+            continue
+        findings.append(passed("dns.name", name, f"resolves to {', '.join(addresses)}"))
+    return findings
+
+
+def _judge_srv(owner: str, wanted: dns.rrset.RRset, found: list[SRV]) -> Finding:
+    expected = sorted(srv_of(r) for r in wanted)
+    subject = f"{owner[:-1]} SRV"
+    fix = _lines(wanted)
+    if expected == [_NOT_OFFERED]:
+        real = [record for record in found if record[2] != "."]
+        if real:
+            return warned(
+                "dns.srv",
+                subject,
+                f"advertises {_srv_text(sorted(real))}, a service providers.yaml does not announce",
+                f"{fix} (or add the server to providers.yaml)",
+            )
+        if not found:
+            return passed(
+                "dns.srv", subject, "not published; providers.yaml offers no such service"
+            )
+        return passed("dns.srv", subject, "says the service is not offered, as providers.yaml")
+    if not found:
+        return warned(
+            "dns.srv",
+            subject,
+            f"not published: clients that read SRV records (RFC 6186) will not find "
+            f"{_srv_text(expected)}",
+            fix,
+        )
+    wanted_servers = [(port, target) for _, port, target in expected]
+    found_servers = [(port, target) for _, port, target in sorted(found)]
+    if sorted(wanted_servers) != sorted(found_servers):
+        return failed(
+            "dns.srv",
+            subject,
+            f"publishes {_srv_text(sorted(found))}; providers.yaml says {_srv_text(expected)}",
+            fix,
+        )
+    if wanted_servers != found_servers:
+        return warned("dns.srv", subject, "the right servers, in another order of priority", fix)
+    return passed("dns.srv", subject, f"{_srv_text(expected)}, as providers.yaml")
+
+
+async def check_mail_srv(context: Context, provider: Provider, domain: str) -> list[Finding]:
+    """The RFC 6186 / 8314 SRV records against the provider's servers."""
+    findings = []
+    for rrset in Recommended.of(provider, domain).of_type("SRV"):
+        owner = rrset.name.to_text()
+        if owner.startswith("_autodiscover."):
+            continue
+        try:
+            found = await context.lookup.srv(owner)
+        except ResolveError as exc:
+            findings.append(failed("dns.srv", f"{owner[:-1]} SRV", str(exc)))
+            continue
+        findings.append(_judge_srv(owner, rrset, found))
+    return findings
+
+
+async def check_autodiscover_srv(context: Context, domain: str) -> list[Finding]:
+    """`_autodiscover._tcp`: optional, but when published it must lead to HTTPS on our port."""
+    owner = f"_autodiscover._tcp.{domain}."
+    subject = f"{owner[:-1]} SRV"
+    port = context.options.https_port
+    fix = f"{owner} 3600 IN SRV 0 0 {port} <host that runs autoconfig>."
+    try:
+        found = await context.lookup.srv(owner)
+    except ResolveError as exc:
+        return [failed("dns.srv", subject, str(exc), fix)]
+    if not found:
+        return [
+            warned(
+                "dns.srv",
+                subject,
+                "not published: Outlook falls back to it when autodiscover.<domain> fails",
+                fix,
+            )
+        ]
+    _, found_port, target = min(found)
+    if found_port != port:
+        return [failed("dns.srv", subject, f"points at port {found_port}, not {port}", fix)]
+    try:
+        await context.lookup.addresses(target)
+    except ResolveError as exc:
+        return [failed("dns.srv", subject, f"its target does not resolve: {exc}", fix)]
+    return [passed("dns.srv", subject, f"points at {target} port {found_port}")]
+
+
+async def check_mx(context: Context, domain: str) -> list[Finding]:
+    """Mail to the domain needs an MX; a null MX means the domain receives no mail at all."""
+    subject = f"{domain} MX"
+    fix = f"{domain}. 3600 IN MX 10 <host that receives mail for {domain}>."
+    try:
+        hosts = await context.lookup.mx(domain)
+    except ResolveError as exc:
+        return [failed("dns.mx", subject, str(exc), fix)]
+    if not hosts:
+        return [failed("dns.mx", subject, "no MX record: mail to this domain may go nowhere", fix)]
+    if hosts == [(0, ".")]:
+        return [warned("dns.mx", subject, "null MX (RFC 7505): the domain receives no mail", fix)]
+    return [passed("dns.mx", subject, ", ".join(f"{p} {h}" for p, h in hosts))]
+
+
+async def check_pacc_txt(context: Context, provider: Provider, domain: str) -> list[Finding]:
+    """The PACC digest must match the document served, or PACC clients reject it.
+
+    PACC is optional: a domain that publishes neither the name nor the TXT record passes.
+    """
+    wanted = Recommended.of(provider, domain).rrsets
+    owner = f"_ua-auto-config.{domain}."
+    expected = wanted.get((owner, "TXT"))
+    subject = f"{owner[:-1]} TXT"
+    if expected is None:
+        return []
+    try:
+        texts = await context.lookup.txt(owner)
+        published = await context.lookup.exists(f"ua-auto-config.{domain}")
+    except ResolveError as exc:
+        return [failed("dns.pacc", subject, str(exc), _lines(expected))]
+    value = text_of(next(iter(expected)))
+    if value in texts:
+        return [passed("dns.pacc", subject, "the digest of the PACC document providers.yaml gives")]
+    if not texts and not published:
+        return [passed("dns.pacc", subject, "PACC is not published (optional)")]
+    if not texts:
+        return [
+            failed(
+                "dns.pacc",
+                subject,
+                f"ua-auto-config.{domain} exists but the TXT record is missing: PACC clients "
+                "reject the document",
+                _lines(expected),
+            )
+        ]
+    return [
+        failed(
+            "dns.pacc",
+            subject,
+            "the published digest does not match the document providers.yaml gives (was the "
+            "provider edited without publishing the new record?)",
+            _lines(expected),
+        )
+    ]
