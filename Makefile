@@ -6,7 +6,7 @@ PORT   ?= 8080
 CONFIG ?= providers.yaml
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-test lint clean bench browser
+.PHONY: run test install install-test lint clean bench browser mail-servers soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,11 +45,30 @@ browser:
 	  fi; \
 	fi
 
+# The doctor's tests run Debian's Dovecot (IMAP, POP3) on loopback: installed here when missing and
+# possible (root with apt-get); otherwise those tests skip and say why.
+mail-servers:
+	@if ! command -v dovecot >/dev/null && [ ! -x /usr/sbin/dovecot ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing dovecot-imapd and dovecot-pop3d for the doctor tests" >&2; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      -o DPkg::Lock::Timeout=300 dovecot-imapd dovecot-pop3d >/dev/null) || \
+	      echo "make: could not install dovecot; the doctor's IMAP/POP3 tests will be skipped" >&2; \
+	  else \
+	    echo "make: dovecot not installed (needs root and apt-get); doctor IMAP/POP3 tests skip" >&2; \
+	  fi; \
+	fi
+
 # pytest exits 5 when it collected nothing: a broken suite, reported as a failure.
-test: install-test lint browser
+test: install-test lint browser mail-servers
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
+
+# About 60 s of mixed traffic with reloads against a live server on loopback (tests/test_soak.py);
+# `make test` skips it (the soak marker is deselected by default).
+soak: install-test
+	$(BIN)/python -m pytest -m soak -s tests/test_soak.py
 
 # Benchmark against a bare aiohttp app (see bench/run.py); installs wrk where it can.
 bench: install

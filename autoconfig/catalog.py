@@ -98,8 +98,12 @@ class Catalog:
     def domain_count(self) -> int:
         return len(self._exact) + len(self._wildcards)
 
-    def lookup(self, domain: str) -> Match | None:
-        """Find the provider of a normalised domain (lower-case A-labels, see address.py)."""
+    def lookup(self, domain: str, use_default: bool = True) -> Match | None:
+        """Find the provider of a normalised domain (lower-case A-labels, see address.py).
+
+        `use_default=False` answers only for domains the configuration names, for callers
+        that must not trust an arbitrary name (a redirect built from a Host header).
+        """
         found = self._exact.get(domain)
         if found is None and self._wildcards:
             rest = domain
@@ -107,7 +111,7 @@ class Catalog:
                 rest = rest.split(".", 1)[1]
                 found = self._wildcards.get(rest)
         if found is None:
-            if self._default is None:
+            if self._default is None or not use_default:
                 return None
             return Match(entry=self._default, domain=domain, listed_as=Domain(domain, listed=False))
         entry, listed_as = found

@@ -6,30 +6,30 @@ Configuration flows from here into create_app; nothing is read from globals. Eve
 
 import argparse
 import asyncio
-import contextlib
-import gc
 import ipaddress
 import json
 import logging
-import signal
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from aiohttp import web
-
 from . import dns, ispdb, spec
 from .address import AddressError, normalize_domain, parse_address
 from .catalog import Catalog
+from .clients import parse_networks
 from .doctor import command as doctor_command
 from .errors import ConfigInvalid
 from .formats.mobileconfig import ProfileUnavailable
 from .lint import lint
 from .loader import Config, load_config
+from .observe import AddressLogging, LogFormat, ObserveSettings, access_log
 from .profile_signing import SigningSetupError
-from .web import STATE, Settings, create_app
+from .server import ServerOptions, TLSSetupError, run_workers, serve
+from .web import Settings
 
 DEFAULT_CONFIG = Path("providers.yaml")
+ENV_PREFIX = "AUTOCONFIG_"
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
@@ -39,34 +39,6 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     except ImportError:
         return asyncio.new_event_loop
     return uvloop.new_event_loop
-
-
-async def _serve(settings: Settings, config: Config) -> None:
-    app = create_app(settings, config)
-    del config
-    gc.collect()
-    gc.freeze()  # the catalog leaves the collector's sight: full collections no longer walk it
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    catalog = app[STATE].catalog
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    print(
-        f"autoconfig: serving {settings.config_path} "
-        f"({len(catalog.entries)} providers, {catalog.domain_count} domains) "
-        f"on http://{host}:{settings.port}",
-        flush=True,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
 
 
 def _load_config(path: Path) -> Config | None:
@@ -83,11 +55,12 @@ def _load(path: Path) -> Catalog | None:
     return Catalog.from_config(config) if config is not None else None
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    config = _load_config(args.config)
-    if config is None:
-        return 1
-    logging.basicConfig(level=logging.INFO, format="autoconfig: %(levelname)s %(message)s")
+def _settings(args: argparse.Namespace) -> tuple[Settings, ServerOptions]:
+    observe = ObserveSettings(
+        log_format=LogFormat(args.access_log),
+        log_addresses=AddressLogging(args.log_addresses),
+        hash_key=(args.log_hash_key or "").encode("utf-8"),
+    )
     settings = Settings(
         config_path=args.config,
         host=args.host,
@@ -99,17 +72,65 @@ def cmd_serve(args: argparse.Namespace) -> int:
         profile_cert=args.profile_cert,
         profile_key=args.profile_key,
         settings_page=args.settings_page,
+        trusted_proxies=tuple(args.trusted_proxy),
+        observe=observe,
+        rate_limit=args.rate_limit,
+        rate_burst=args.rate_burst,
+        body_timeout=args.client_timeout,
+        metrics_on_main_port=args.metrics_port is None,
     )
+    options = ServerOptions(
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        http_port=args.http_port,
+        metrics_port=args.metrics_port,
+        client_timeout=args.client_timeout,
+        shutdown_timeout=args.shutdown_timeout,
+        drain_delay=args.drain_delay,
+        reuse_port=args.reuse_port,
+    )
+    return settings, options
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Check everything that can fail before listening, then serve (or start the workers)."""
+    config = _load_config(args.config)
+    if config is None:
+        return 1
+    try:
+        parse_networks(args.trusted_proxy)
+    except ValueError as exc:
+        print(f"autoconfig: --trusted-proxy: {exc}", file=sys.stderr)
+        return 2
+    if args.public_url and not args.public_url.startswith("https://"):
+        print("autoconfig: --public-url must start with https://", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        del config
+        return run_workers(args.workers, sys.argv[1:])
+    logging.basicConfig(level=logging.INFO, format="autoconfig: %(levelname)s %(message)s")
+    raw = logging.StreamHandler(sys.stderr)
+    raw.setFormatter(logging.Formatter("%(message)s"))
+    access_log.addHandler(raw)
+    access_log.propagate = False  # one line per request, exactly as formatted (JSON stays JSON)
+    settings, options = _settings(args)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         try:
-            runner.run(_serve(settings, config))
+            runner.run(_serve(settings, config, options))
         except SigningSetupError as exc:
             print(f"autoconfig: profile signing: {exc}", file=sys.stderr)
+            return 1
+        except TLSSetupError as exc:
+            print(f"autoconfig: TLS: {exc}", file=sys.stderr)
             return 1
         except OSError as exc:
             print(f"autoconfig: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
             return 1
     return 0
+
+
+async def _serve(settings: Settings, config: Config, options: ServerOptions) -> None:
+    await serve(settings, config, options)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -269,6 +290,19 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _env(name: str, default: str | None = None) -> str | None:
+    """An option's default from AUTOCONFIG_<NAME>; argparse converts it like typed input."""
+    return os.environ.get(f"{ENV_PREFIX}{name}", default)
+
+
+def _env_flag(name: str) -> bool:
+    return (_env(name) or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in (_env(name) or "").split(",") if item.strip()]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autoconfig",
@@ -279,42 +313,154 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--config",
         type=Path,
-        default=DEFAULT_CONFIG,
+        default=_env("CONFIG", str(DEFAULT_CONFIG)),
         metavar="PATH",
         help="providers file (default: providers.yaml in the current folder)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", parents=[common], help="answer clients over HTTP")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="answer clients over HTTP(S)",
+        description="Every option can also be set by an environment variable AUTOCONFIG_<NAME> "
+        "(upper case, dashes as underscores; lists comma-separated; flags as 1/true/yes).",
+    )
+    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on")
+    serve.add_argument("--port", type=int, default=_env("PORT", "8080"), help="port to listen on")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=_env("WORKERS", "1"),
+        help="processes sharing the port (SO_REUSEPORT); each loads the config itself",
+    )
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=_env("TLS_CERT"),
+        metavar="PEM",
+        help="certificate chain: serve HTTPS (TLS 1.2+); reloaded with the config",
+    )
+    serve.add_argument(
+        "--tls-key",
+        type=Path,
+        default=_env("TLS_KEY"),
+        metavar="PEM",
+        help="private key of --tls-cert (if not in the same file)",
+    )
+    serve.add_argument(
+        "--http-port",
+        type=int,
+        default=_env("HTTP_PORT"),
+        metavar="PORT",
+        help="also listen on plain HTTP: Thunderbird's legacy URL, the rest redirected to https",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        default=_env("METRICS_PORT"),
+        metavar="PORT",
+        help="serve /metrics on this port only (default: on the main port)",
+    )
     serve.add_argument(
         "--public-url",
+        default=_env("PUBLIC_URL"),
         metavar="URL",
         help="https base URL clients reach this server at (default: https:// + Host header)",
     )
     serve.add_argument(
-        "--profile-cert", type=Path, metavar="PEM", help="certificate chain to sign Apple profiles"
+        "--trusted-proxy",
+        action="append",
+        default=_env_list("TRUSTED_PROXY"),
+        metavar="CIDR",
+        help="a reverse proxy whose X-Forwarded-For/-Proto/-Host are believed (repeatable)",
     )
     serve.add_argument(
-        "--profile-key", type=Path, metavar="PEM", help="private key of --profile-cert"
+        "--access-log",
+        choices=[f.value for f in LogFormat],
+        default=_env("ACCESS_LOG", "off"),
+        help="access log on standard error: json lines, common log format, or off (default)",
+    )
+    serve.add_argument(
+        "--log-addresses",
+        choices=[m.value for m in AddressLogging],
+        default=_env("LOG_ADDRESSES", "domain"),
+        help="what access logs show of an address: its domain (default), a keyed hash, or all",
+    )
+    serve.add_argument(
+        "--log-hash-key",
+        default=_env("LOG_HASH_KEY"),
+        metavar="SECRET",
+        help="key of --log-addresses hash (default: random per process)",
+    )
+    serve.add_argument(
+        "--rate-limit",
+        type=float,
+        default=_env("RATE_LIMIT", "0"),
+        metavar="PER_SECOND",
+        help="requests a second per client IP before 429 (default 0: no limit)",
+    )
+    serve.add_argument(
+        "--rate-burst",
+        type=float,
+        default=_env("RATE_BURST", "20"),
+        metavar="N",
+        help="requests a client may send at once above the rate (default 20)",
+    )
+    serve.add_argument(
+        "--client-timeout",
+        type=float,
+        default=_env("CLIENT_TIMEOUT", "15"),
+        metavar="SECONDS",
+        help="time a client gets to send a request, headers and body (default 15)",
+    )
+    serve.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=_env("SHUTDOWN_TIMEOUT", "10"),
+        metavar="SECONDS",
+        help="time in-flight requests get after SIGTERM (default 10)",
+    )
+    serve.add_argument(
+        "--drain-delay",
+        type=float,
+        default=_env("DRAIN_DELAY", "0"),
+        metavar="SECONDS",
+        help="after SIGTERM, answer /readyz 503 this long before closing (default 0)",
+    )
+    serve.add_argument(
+        "--profile-cert",
+        type=Path,
+        default=_env("PROFILE_CERT"),
+        metavar="PEM",
+        help="certificate chain to sign Apple profiles",
+    )
+    serve.add_argument(
+        "--profile-key",
+        type=Path,
+        default=_env("PROFILE_KEY"),
+        metavar="PEM",
+        help="private key of --profile-cert",
     )
     serve.add_argument(
         "--no-settings-page",
         dest="settings_page",
         action="store_false",
+        default=not _env_flag("NO_SETTINGS_PAGE"),
         help="do not serve the settings page for people (/ and /settings answer 404)",
     )
     serve.add_argument(
         "--no-watch",
         dest="watch",
         action="store_false",
+        default=not _env_flag("NO_WATCH"),
         help="do not reload when a loaded file changes (SIGHUP still reloads)",
     )
     serve.add_argument(
         "--poll-interval",
         type=float,
-        default=1.0,
+        default=_env("POLL_INTERVAL", "1.0"),
         metavar="SECONDS",
         help="how often loaded files are checked for changes (default 1)",
     )

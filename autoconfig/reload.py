@@ -127,19 +127,34 @@ class Reloader:
         self._seen = snapshot(state.files)
         self.idle = asyncio.Event()
         self.idle.set()
+        self.succeeded = 0
+        self.failed = 0
+        self.hooks: list[Callable[[], None]] = []
+        """Run before each reload, e.g. to reload the TLS certificate; errors are logged."""
+        self.extra_files: tuple[Path, ...] = ()
+        """Watched besides the configuration's own files (the TLS certificate, say)."""
 
     def request(self, reason: str) -> None:
         log.info("reload requested: %s", reason)
         self.idle.clear()
         self._wanted.set()
 
+    def _watched(self) -> tuple[Path, ...]:
+        return (*self.state.files, *self.extra_files)
+
     async def reload_once(self) -> bool:
         """Rebuild now; True when the new catalog is serving."""
+        for hook in self.hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("reload hook failed; the previous setting stays")
         path = self.state.path
-        before = snapshot(self.state.files)
+        before = snapshot(self._watched())
         try:
             config, catalog = await asyncio.to_thread(self.builder, path)
         except ConfigInvalid as exc:
+            self.failed += 1
             self.state.last_failure = ReloadFailure(time.time(), tuple(exc.errors))
             if exc.files:
                 self.state.files = tuple(dict.fromkeys((*self.state.files, *exc.files)))
@@ -150,10 +165,12 @@ class Reloader:
                 )
             return False
         except Exception as exc:  # a bug must not stop the server serving its last good catalog
+            self.failed += 1
             error = ConfigError(str(path), None, "", f"reload failed unexpectedly: {exc!r}")
             self.state.last_failure = ReloadFailure(time.time(), (error,))
             log.exception("reload failed unexpectedly")
             return False
+        self.succeeded += 1
         state = self.state
         replaced = [state.catalog]
         state.catalog = catalog
@@ -185,12 +202,12 @@ class Reloader:
         """Poll the loaded files; a change that has settled for `debounce` seconds reloads."""
         while True:
             await asyncio.sleep(self.poll_interval)
-            current = await asyncio.to_thread(snapshot, self.state.files)
+            current = await asyncio.to_thread(snapshot, self._watched())
             if current == self._seen:
                 continue
             while True:
                 await asyncio.sleep(self.debounce)
-                settled = await asyncio.to_thread(snapshot, self.state.files)
+                settled = await asyncio.to_thread(snapshot, self._watched())
                 if settled == current:
                     break
                 current = settled
@@ -200,6 +217,7 @@ class Reloader:
     @contextlib.asynccontextmanager
     async def running(self, *, watch: bool, sighup: bool) -> AsyncIterator["Reloader"]:
         loop = asyncio.get_running_loop()
+        self._seen = snapshot(self._watched())
         tasks = [asyncio.create_task(self._run_requests())]
         if watch:
             tasks.append(asyncio.create_task(self._watch()))

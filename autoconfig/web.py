@@ -4,15 +4,17 @@ Handlers only turn a request into (domain or address, format) and the rendered b
 response with the right status, content type and cache headers. No XML is built here.
 """
 
-from collections.abc import AsyncIterator, Iterable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote_plus
 
-from aiohttp import hdrs, web
+from aiohttp import web
 from multidict import CIMultiDict
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import settings_web
+from . import observe, settings_web
 from .address import (
     AddressError,
     EmailAddress,
@@ -24,8 +26,11 @@ from .address import (
 from .autodiscover_request import AutodiscoverRequestError, Family, parse_request
 from .base_url import HostError, public_base_url
 from .catalog import Catalog, Match
+from .clients import ProxyPolicy, parse_networks
 from .formats import autodiscover_json, mobileconfig, mobilesync, outlook, pacc
+from .limits import TokenBuckets, retry_after
 from .loader import Config, load_config
+from .observe import ADDRESS_KEY, Metrics, ObserveSettings
 from .profile_signing import ProfileSigner, SigningSetupError, load_signer
 from .reload import ConfigState, Reloader
 
@@ -80,13 +85,31 @@ class Settings:
     """PEM private key of the profile-signing certificate."""
     settings_page: bool = True
     """Serve the page people read (`/`, `/settings`); off for providers that do not want it."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Peers (addresses or networks) whose X-Forwarded-For/-Proto/-Host headers are believed."""
+    observe: ObserveSettings = ObserveSettings()  # noqa: RUF009 - frozen, so safe to share
+    rate_limit: float = 0.0
+    """Requests a second per client IP; 0 turns the limit off."""
+    rate_burst: float = 20.0
+    body_timeout: float = 10.0
+    """Seconds a client may take to send a request body before it gets 408."""
+    metrics_on_main_port: bool = True
 
 
 STATE = web.AppKey("state", ConfigState)
+PROXIES = web.AppKey("proxies", ProxyPolicy)
+METRICS = web.AppKey("metrics", Metrics)
+DRAINING = web.AppKey("draining", asyncio.Event)
+"""Set on shutdown: /readyz then answers 503 so load balancers stop sending new requests."""
 RELOADER = web.AppKey("reloader", Reloader)
 SETTINGS = web.AppKey("settings", Settings)
 PROFILE_SIGNER = web.AppKey("profile_signer", ProfileSigner)
 """Set only when profile signing is configured."""
+
+
+def _host(request: web.Request) -> str:
+    """The Host asked for (X-Forwarded-Host only from a trusted proxy); empty when none."""
+    return request.app[PROXIES].host(request) or ""
 
 
 def _query_value(request: web.Request, names: Iterable[str]) -> str | None:
@@ -138,10 +161,11 @@ async def thunderbird_config(request: web.Request) -> web.Response:
         except AddressError as exc:
             address_problem = str(exc)
         else:
+            request[ADDRESS_KEY] = str(address)
             match = catalog.lookup(address.ascii_domain)
             return _thunderbird_answer(match) if match else _not_served(address.ascii_domain)
     try:
-        domain = domain_from_host(request.host, ("autoconfig.",))
+        domain = domain_from_host(_host(request), ("autoconfig.",))
     except AddressError:
         domain = None
     match = catalog.lookup(domain) if domain else None
@@ -189,7 +213,11 @@ async def autodiscover_post(request: web.Request) -> web.Response:
     """Outlook POX: the address comes from the XML body."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, request.content_length)
-    body = await request.read()
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].body_timeout):
+            body = await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text="the request body did not arrive in time\n") from None
     try:
         parsed = parse_request(body)
     except AutodiscoverRequestError as exc:
@@ -198,6 +226,7 @@ async def autodiscover_post(request: web.Request) -> web.Response:
         address = parse_address(parsed.email)
     except AddressError as exc:
         return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"EMailAddress: {exc}")
+    request[ADDRESS_KEY] = str(address)
     catalog = request.app[STATE].catalog
     if parsed.family is Family.MOBILESYNC:
         return _mobilesync_answer(catalog, address)
@@ -215,7 +244,7 @@ async def autodiscover_get(request: web.Request) -> web.Response:
             return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"address: {exc}")
         return _autodiscover_answer(catalog, address)
     try:
-        domain = domain_from_host(request.host, ("autodiscover.",))
+        domain = domain_from_host(_host(request), ("autodiscover.",))
     except AddressError:
         return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, "no address was given")
     match = catalog.lookup(domain)
@@ -236,7 +265,7 @@ async def pacc_document(request: web.Request) -> web.Response:
     Served identity-encoded: clients hash the decoded body against the TXT record.
     """
     try:
-        domain = domain_from_host(request.host, (pacc.HOST_PREFIX,))
+        domain = domain_from_host(_host(request), (pacc.HOST_PREFIX,))
     except AddressError:
         return _not_served("this host name")
     match = request.app[STATE].catalog.lookup(domain)
@@ -262,6 +291,7 @@ async def apple_profile(request: web.Request) -> web.Response:
         address = parse_address(given)
     except AddressError as exc:
         raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
+    request[ADDRESS_KEY] = str(address)
     match = request.app[STATE].catalog.lookup(address.ascii_domain)
     if match is None:
         return _not_served(address.ascii_domain)
@@ -320,13 +350,38 @@ def _json(body: bytes, status: int = 200) -> web.Response:
     )
 
 
-def _json_autodiscover_v1(request: web.Request, match: Match) -> web.Response:
-    """The POX URL: the redirect target of a domain sent elsewhere, else this server's own."""
+def _host_belongs_to(host: str, domain: str, match: Match, catalog: Catalog) -> bool:
+    """Whether a Host names the address's own domain, or a domain of the same provider."""
+    if not host or host.startswith("["):
+        return False
+    name = host.rsplit(":", 1)[0].lower().rstrip(".")
+    if name == domain or name.endswith("." + domain):
+        return True
+    try:
+        own = domain_from_host(name, ("autodiscover.", "autoconfig."))
+    except AddressError:
+        return False
+    other = catalog.lookup(own)
+    return other is not None and other.entry is match.entry and other.listed_as.listed
+
+
+def _json_autodiscover_v1(
+    request: web.Request, match: Match, address: EmailAddress
+) -> web.Response:
+    """The POX URL: the redirect target of a domain sent elsewhere, else this server's own.
+
+    Without --public-url the Host names the server, but only a Host inside the address's own
+    domain (autodiscover.example.com for example.com), or a name of the same provider, is
+    believed: a forged Host must never send a client to someone else's server.
+    """
     redirect = match.redirect
     if redirect is not None and redirect.url is not None:
         return _json(autodiscover_json.render_autodiscover_v1(redirect.url))
+    host = _host(request)
+    if not _host_belongs_to(host, address.ascii_domain, match, request.app[STATE].catalog):
+        host = f"autodiscover.{address.ascii_domain}"
     try:
-        base = public_base_url(request.app[SETTINGS].public_url, request.headers.get(hdrs.HOST))
+        base = public_base_url(request.app[SETTINGS].public_url, host)
     except HostError as exc:
         return _json(autodiscover_json.render_invalid_host(str(exc)), 400)
     return _json(autodiscover_json.render_autodiscover_v1(autodiscover_json.pox_url(base)))
@@ -345,15 +400,77 @@ async def autodiscover_json_get(request: web.Request) -> web.Response:
         address = parse_address(given)
     except AddressError as exc:
         return _json(autodiscover_json.render_invalid_address(str(exc)), 400)
+    request[ADDRESS_KEY] = str(address)
     match = request.app[STATE].catalog.lookup(address.ascii_domain)
     if match is None:
         return _json(autodiscover_json.render_unknown_domain(address.domain), 404)
     if protocol is autodiscover_json.Protocol.AUTODISCOVER_V1:
-        return _json_autodiscover_v1(request, match)
+        return _json_autodiscover_v1(request, match, address)
     body = autodiscover_json.render_activesync(match.provider) if match.redirect is None else None
     if body is None:
         return _json(autodiscover_json.render_not_offered(protocol, address.domain), 404)
     return _json(body)
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: a catalog is loaded (always, once the app exists) and no shutdown is under way."""
+    if request.app[DRAINING].is_set():
+        return web.json_response({"ready": False, "reason": "shutting down"}, status=503)
+    return web.json_response({"ready": True}, headers={"Cache-Control": "no-store"})
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    """Prometheus text exposition of this app's own registry."""
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _catalog_gauges(state: ConfigState, reloader: Reloader) -> Callable[[], dict[str, float]]:
+    def describe() -> dict[str, float]:
+        return {
+            "autoconfig_config_generation": state.generation,
+            "autoconfig_catalog_providers": len(state.catalog.entries),
+            "autoconfig_catalog_domains": state.catalog.domain_count,
+            "autoconfig_reloads_succeeded": reloader.succeeded,
+            "autoconfig_reloads_failed": reloader.failed,
+            "autoconfig_config_degraded": 1.0 if state.last_failure else 0.0,
+        }
+
+    return describe
+
+
+def _rate_limiter(
+    buckets: TokenBuckets, proxies: ProxyPolicy
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def limit(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        wait = buckets.take(proxies.client_ip(request))
+        if wait > 0:
+            return web.Response(
+                status=429,
+                text="Too many requests; try again later.\n",
+                headers={"Retry-After": retry_after(wait), "Cache-Control": "no-store"},
+            )
+        return await handler(request)
+
+    return limit
+
+
+FAMILIES: dict[str, tuple[str, str]] = {
+    "thunderbird_config": ("config-v1.1.xml", "thunderbird"),
+    "thunderbird_ispdb": ("ispdb", "thunderbird"),
+    "autodiscover_post": ("autodiscover.xml", "outlook"),
+    "autodiscover_get": ("autodiscover.xml", "outlook"),
+    "autodiscover_json_get": ("autodiscover.json", "outlook-json"),
+    "apple_profile": ("mobileconfig", "apple"),
+    "pacc_document": ("user-agent-configuration", "pacc"),
+    "healthz": ("healthz", "operations"),
+    "readyz": ("readyz", "operations"),
+    "metrics_page": ("metrics", "operations"),
+}
+"""Metric labels per handler; the settings page's handlers count as family "people"."""
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -373,10 +490,22 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     state = ConfigState(
         catalog=Catalog.from_config(config), path=settings.config_path, files=config.files
     )
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    reloader = Reloader(state, poll_interval=settings.poll_interval)
+    proxies = ProxyPolicy(parse_networks(settings.trusted_proxies))
+    metrics = Metrics(_catalog_gauges(state, reloader))
+    families: dict[object, tuple[str, str]] = {}
+    middlewares = [observe.middleware(metrics, settings.observe, proxies, families)]
+    if settings.rate_limit > 0:
+        middlewares.append(
+            _rate_limiter(TokenBuckets(settings.rate_limit, settings.rate_burst), proxies)
+        )
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
     app[STATE] = state
-    app[RELOADER] = Reloader(state, poll_interval=settings.poll_interval)
+    app[RELOADER] = reloader
     app[SETTINGS] = settings
+    app[PROXIES] = proxies
+    app[METRICS] = metrics
+    app[DRAINING] = asyncio.Event()
     if signer is not None:
         app[PROFILE_SIGNER] = signer
 
@@ -386,6 +515,9 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
 
     app.cleanup_ctx.append(reloading)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    if settings.metrics_on_main_port:
+        app.router.add_get("/metrics", metrics_page)
     for path in THUNDERBIRD_PATHS:
         app.router.add_get(path, thunderbird_config)
     app.router.add_get("/v1.1/{domain}", thunderbird_ispdb)
@@ -400,4 +532,7 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
         app.router.add_get(path, apple_profile)
     if settings.settings_page:
         settings_web.add_routes(app, lambda: state.catalog)
+    for route in app.router.routes():
+        name = getattr(route.handler, "__name__", "")
+        families[route.handler] = FAMILIES.get(name, (name or "static", "people"))
     return app

@@ -134,8 +134,16 @@ async def test_autodiscover_v1_points_at_this_servers_pox_url(client, path, para
     ("host", "url"),
     [
         ("autodiscover.example.com:8443", "https://autodiscover.example.com:8443"),
-        ("AutoDiscover.Example.NET", "https://autodiscover.example.net"),
-        ("[2001:db8::25]:443", "https://[2001:db8::25]:443"),
+        ("AutoDiscover.Example.COM", "https://autodiscover.example.com"),
+        ("example.com", "https://example.com"),
+        # example.net belongs to the same provider: its name is one of ours.
+        ("autodiscover.example.net", "https://autodiscover.example.net"),
+        # A Host outside the provider's domains could send the client to someone else's
+        # server: the client is sent to autodiscover.<its domain> instead.
+        ("autodiscover.hosting.example.org", "https://autodiscover.example.com"),
+        ("evil.example", "https://autodiscover.example.com"),
+        ("example.com.evil.example", "https://autodiscover.example.com"),
+        ("[2001:db8::25]:443", "https://autodiscover.example.com"),
     ],
 )
 async def test_without_a_public_url_the_host_header_is_used_with_https(client, host, url):
@@ -147,16 +155,19 @@ async def test_without_a_public_url_the_host_header_is_used_with_https(client, h
 
 
 @pytest.mark.parametrize(
-    "host", ["evil.example/<x>", "bad host", "a@b", "example.com:99999", "exa_mple.com", "[::1"]
+    "host", ["evil.example/<x>", "bad host", "a@b", "exa_mple.com", "[::1", "example.com/<x>"]
 )
 async def test_an_invalid_host_is_never_echoed(client, host):
     status, body, document = await get_json(
         client, JSON_URL, {"Email": "a@example.com", "Protocol": "AutodiscoverV1"}, {"Host": host}
     )
-    assert status == 400
-    assert document["ErrorCode"] == "InvalidHost"
     assert host.encode() not in body
-    assert "Url" not in document
+    if status == 200:
+        assert document["Url"] == "https://autodiscover.example.com/autodiscover/autodiscover.xml"
+    else:
+        assert status == 400
+        assert document["ErrorCode"] == "InvalidHost"
+        assert "Url" not in document
 
 
 async def test_a_request_without_a_host_header_gets_no_guessed_url(client):
@@ -169,8 +180,9 @@ async def test_a_request_without_a_host_header_gets_no_guessed_url(client):
     raw = await reader.read()
     writer.close()
     head, _, body = raw.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.0 400") or head.startswith(b"HTTP/1.1 400"), head
-    assert json.loads(body)["ErrorCode"] == "InvalidHost"
+    assert b" 200 " in head.split(b"\r\n")[0], head
+    document = json.loads(body)
+    assert document["Url"] == "https://autodiscover.example.com/autodiscover/autodiscover.xml"
 
 
 async def test_the_configured_public_url_wins_over_the_host(aiohttp_client):

@@ -1,0 +1,43 @@
+"""A per-client request rate limit: a token bucket per IP address, off unless configured.
+
+Autoconfig answers are cheap, so the limit is there against floods and scraping, not load. Memory
+is bounded: at most `max_clients` buckets are kept, the least recently seen dropped first, so a
+flood from many addresses cannot grow the table without end.
+"""
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TokenBuckets:
+    """`rate` requests a second per client, with bursts of up to `burst`."""
+
+    rate: float
+    burst: float
+    max_clients: int = 100_000
+    clock: Callable[[], float] = time.monotonic
+    _buckets: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)
+
+    def take(self, client: str) -> float:
+        """0 when the request may go ahead, else the seconds until it would."""
+        now = self.clock()
+        tokens, last = self._buckets.pop(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens >= 1:
+            self._buckets[client] = (tokens - 1, now)
+            wait = 0.0
+        else:
+            self._buckets[client] = (tokens, now)
+            wait = (1 - tokens) / self.rate
+        while len(self._buckets) > self.max_clients:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+def retry_after(wait: float) -> str:
+    """A Retry-After value: whole seconds, at least 1."""
+    return str(max(1, math.ceil(wait)))

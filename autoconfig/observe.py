@@ -1,0 +1,211 @@
+"""What operators see: request ids, Prometheus metrics and access logs.
+
+One middleware does all three, so a request pays for one extra call, not three. Access logs never
+hold a full e-mail address unless the admin asks: by default only the domain (enough to see which
+customers use the server), or a keyed hash (enough to count distinct users, not to name them).
+"""
+
+import hashlib
+import hmac
+import itertools
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .clients import ProxyPolicy
+
+access_log = logging.getLogger("autoconfig.access")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+ADDRESS_KEY = web.RequestKey("address", str)
+"""Handlers store the address they read here; the access log writes it as the admin chose."""
+_GOOD_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    COMMON = "common"
+    OFF = "off"
+
+
+class AddressLogging(StrEnum):
+    DOMAIN = "domain"
+    HASH = "hash"
+    FULL = "full"
+
+
+@dataclass(frozen=True)
+class ObserveSettings:
+    log_format: LogFormat = LogFormat.OFF
+    log_addresses: AddressLogging = AddressLogging.DOMAIN
+    hash_key: bytes = b""
+    """Key of the address hash; empty means a random key per process (hashes do not link
+    across restarts, which is the private choice)."""
+
+
+def address_for_log(address: str, mode: AddressLogging, key: bytes) -> str:
+    """The address as the log may show it: its domain, a keyed hash, or (if asked) itself."""
+    if mode is AddressLogging.FULL:
+        return address
+    domain = address.rpartition("@")[2]
+    if mode is AddressLogging.DOMAIN:
+        return domain
+    digest = hmac.new(key, address.lower().encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+    return f"{digest}@{domain}"
+
+
+class _Catalog(Collector):
+    """Configuration gauges read at scrape time, so requests pay nothing for them."""
+
+    def __init__(self, describe: Callable[[], dict[str, float]]) -> None:
+        self._describe = describe
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        values = self._describe()
+        for name, help_text in (
+            ("autoconfig_config_generation", "Catalog generation serving now (1 at start)."),
+            ("autoconfig_catalog_providers", "Providers in the catalog."),
+            ("autoconfig_catalog_domains", "Domains in the catalog."),
+            ("autoconfig_reloads_succeeded", "Reloads that swapped in a new catalog."),
+            ("autoconfig_reloads_failed", "Reloads refused; the previous catalog kept serving."),
+            ("autoconfig_config_degraded", "1 while the last reload failed."),
+        ):
+            yield GaugeMetricFamily(name, help_text, value=values[name])
+
+
+class Metrics:
+    """The Prometheus registry of one app: no module-level registry, so apps never share one."""
+
+    def __init__(self, describe: Callable[[], dict[str, float]]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "autoconfig_requests",
+            "Requests answered, by endpoint, client family and status.",
+            ("endpoint", "family", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "autoconfig_request_duration_seconds",
+            "Time from routing to the handler's answer, by client family.",
+            ("family",),
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_Catalog(describe))
+        self._children: dict[tuple[str, str, int], Counter] = {}
+        self._timers: dict[str, Histogram] = {}
+
+    def observe(self, endpoint: str, family: str, status: int, seconds: float) -> None:
+        key = (endpoint, family, status)
+        counter = self._children.get(key)
+        if counter is None:
+            counter = self._children[key] = self.requests.labels(endpoint, family, str(status))
+        counter.inc()
+        timer = self._timers.get(family)
+        if timer is None:
+            timer = self._timers[family] = self.latency.labels(family)
+        timer.observe(seconds)
+
+
+def _request_ids() -> Iterator[str]:
+    prefix = os.urandom(4).hex()
+    return (f"{prefix}-{n:x}" for n in itertools.count(1))
+
+
+def middleware(
+    metrics: Metrics,
+    settings: ObserveSettings,
+    proxies: ProxyPolicy,
+    families: dict[object, tuple[str, str]],
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Request id, metrics and access log around every handler.
+
+    `families` maps a handler to its (endpoint, client family) labels; unrouted requests count
+    as endpoint "none".
+    """
+    ids = _request_ids()
+    key = settings.hash_key or os.urandom(32)
+    log_json = settings.log_format is LogFormat.JSON
+    log_common = settings.log_format is LogFormat.COMMON
+
+    @web.middleware
+    async def observe(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        given = request.headers.get(REQUEST_ID_HEADER)
+        request_id = given if given and _GOOD_REQUEST_ID.match(given) else next(ids)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+        except web.HTTPException as exc:
+            status = exc.status
+            exc.headers[REQUEST_ID_HEADER] = request_id
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            route = request.match_info.route
+            endpoint, family = families.get(getattr(route, "handler", None), ("none", "none"))
+            metrics.observe(endpoint, family, status, elapsed)
+            if log_json or log_common:
+                _log(request, status, elapsed, request_id, family, settings, key, proxies)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+
+    return observe
+
+
+def _log(
+    request: web.Request,
+    status: int,
+    elapsed: float,
+    request_id: str,
+    family: str,
+    settings: ObserveSettings,
+    key: bytes,
+    proxies: ProxyPolicy,
+) -> None:
+    address = request.get(ADDRESS_KEY)
+    shown = address_for_log(address, settings.log_addresses, key) if address else None
+    path = _path_for_log(request.path, settings.log_addresses, key)
+    client = proxies.client_ip(request)
+    if settings.log_format is LogFormat.JSON:
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "client": client,
+            "method": request.method,
+            "path": path,
+            "status": status,
+            "ms": round(elapsed * 1000, 3),
+            "family": family,
+            "address": shown,
+            "request_id": request_id,
+            "user_agent": request.headers.get("User-Agent", "")[:200],
+        }
+        access_log.info(json.dumps(record, ensure_ascii=False))
+    else:
+        when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+        who = shown or "-"
+        line = f'{client} - {who} [{when}] "{request.method} {path}" {status} - {request_id}'
+        access_log.info(line)
+
+
+def _path_for_log(path: str, mode: AddressLogging, key: bytes) -> str:
+    """The path without any address in it (autodiscover.json/v1.0/ADDR carries one)."""
+    if "@" not in path or mode is AddressLogging.FULL:
+        return path
+    return "/".join(
+        address_for_log(part, mode, key) if "@" in part else part for part in path.split("/")
+    )
