@@ -118,6 +118,15 @@ class Metrics:
         timer.observe(seconds)
 
 
+class InFlight:
+    """Requests being handled now, so a stopping server can wait for them to finish."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 def _request_ids() -> Iterator[str]:
     prefix = os.urandom(4).hex()
     return (f"{prefix}-{n:x}" for n in itertools.count(1))
@@ -128,6 +137,7 @@ def middleware(
     settings: ObserveSettings,
     proxies: ProxyPolicy,
     families: dict[object, tuple[str, str]],
+    in_flight: InFlight,
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
     """Request id, metrics and access log around every handler.
 
@@ -147,6 +157,7 @@ def middleware(
         request_id = given if given and _GOOD_REQUEST_ID.match(given) else next(ids)
         started = time.perf_counter()
         status = 500
+        in_flight.count += 1
         try:
             response = await handler(request)
             status = response.status
@@ -155,6 +166,7 @@ def middleware(
             exc.headers[REQUEST_ID_HEADER] = request_id
             raise
         finally:
+            in_flight.count -= 1
             elapsed = time.perf_counter() - started
             route = request.match_info.route
             endpoint, family = families.get(getattr(route, "handler", None), ("none", "none"))

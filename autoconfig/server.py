@@ -27,6 +27,7 @@ from .base_url import HostError, host_authority
 from .loader import Config
 from .web import (
     DRAINING,
+    IN_FLIGHT,
     METRICS,
     PROXIES,
     RELOADER,
@@ -44,6 +45,9 @@ from .web import (
 log = logging.getLogger("autoconfig.server")
 
 SERVICE_PREFIXES = ("autoconfig.", "autodiscover.", "ua-auto-config.")
+GRACE = 0.3
+"""After the listeners close, time for requests already on the wire to be read and answered
+before idle connections are closed (aiohttp closes every connection not yet in a request)."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,13 @@ async def serve(settings: Settings, config: Config, options: ServerOptions) -> N
         app[DRAINING].set()
         if options.drain_delay > 0:
             await asyncio.sleep(options.drain_delay)
+        for runner in runners:
+            for site in list(runner.sites):
+                await site.stop()
+        await asyncio.sleep(GRACE)
+        deadline = loop.time() + options.shutdown_timeout
+        while app[IN_FLIGHT].count and loop.time() < deadline:
+            await asyncio.sleep(0.05)
     finally:
         for runner in reversed(runners):
             await runner.cleanup()

@@ -99,6 +99,7 @@ class Settings:
 STATE = web.AppKey("state", ConfigState)
 PROXIES = web.AppKey("proxies", ProxyPolicy)
 METRICS = web.AppKey("metrics", Metrics)
+IN_FLIGHT = web.AppKey("in_flight", observe.InFlight)
 DRAINING = web.AppKey("draining", asyncio.Event)
 """Set on shutdown: /readyz then answers 503 so load balancers stop sending new requests."""
 RELOADER = web.AppKey("reloader", Reloader)
@@ -494,7 +495,8 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     proxies = ProxyPolicy(parse_networks(settings.trusted_proxies))
     metrics = Metrics(_catalog_gauges(state, reloader))
     families: dict[object, tuple[str, str]] = {}
-    middlewares = [observe.middleware(metrics, settings.observe, proxies, families)]
+    in_flight = observe.InFlight()
+    middlewares = [observe.middleware(metrics, settings.observe, proxies, families, in_flight)]
     if settings.rate_limit > 0:
         middlewares.append(
             _rate_limiter(TokenBuckets(settings.rate_limit, settings.rate_burst), proxies)
@@ -506,6 +508,7 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     app[PROXIES] = proxies
     app[METRICS] = metrics
     app[DRAINING] = asyncio.Event()
+    app[IN_FLIGHT] = in_flight
     if signer is not None:
         app[PROFILE_SIGNER] = signer
 
