@@ -285,3 +285,46 @@ def test_readyz_is_503_while_draining(tmp_path):
         _, _, body = get(f"{server.url}/readyz")
         assert json.loads(body)["ready"] is False
         assert get(f"{server.url}/healthz")[0] == 200, "still serving while draining"
+
+
+def test_runs_under_gunicorns_aiohttp_worker(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    if not gunicorn.exists():
+        pytest.skip("gunicorn is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(gunicorn),
+            "autoconfig.gunicorn:app",
+            "--worker-class",
+            "aiohttp.GunicornUVLoopWebWorker",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        env={**os.environ, "AUTOCONFIG_CONFIG": str(BUNDLED)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/mail/config-v1.1.xml?emailaddress=a%40example.com"
+
+        def answers() -> bool:
+            try:
+                return get(url)[0] == 200
+            except OSError:
+                return False
+
+        wait_until(answers, timeout=30)
+        _, _, body = get(url)
+        assert b"imap.example.com" in body
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
