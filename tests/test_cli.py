@@ -153,3 +153,20 @@ def test_serve_refuses_a_broken_config(tmp_path):
     result = run("serve", "--config", str(broken), "--port", str(_free_port()))
     assert result.returncode == 1
     assert f"{broken}:1:" in result.stderr
+
+
+def test_every_serve_option_is_in_the_readme_table():
+    import argparse
+
+    from autoconfig.cli import ENV_PREFIX, _parser
+
+    readme = (ROOT / "README.md").read_text()
+    subparsers = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for action in subparsers.choices["serve"]._actions:
+        if not action.option_strings or action.help == argparse.SUPPRESS:
+            continue
+        option = action.option_strings[-1]
+        if option == "--help":
+            continue
+        variable = ENV_PREFIX + option.lstrip("-").upper().replace("-", "_")
+        assert f"| `{option}` | `{variable}` |" in readme, option
