@@ -29,6 +29,7 @@ import pytest
 
 from autoconfig.catalog import Catalog
 from autoconfig.doctor import Options, Report, Status, diagnose, parse_targets
+from autoconfig.doctor.resolve import Lookup, ResolveError
 from autoconfig.formats import pacc
 from autoconfig.loader import load_config
 from autoconfig.web import Settings, create_app
@@ -64,6 +65,10 @@ providers:
       - {{type: imap, hostname: imap.good.test, port: {good[imaps]}, socketType: SSL}}
     outgoing:
       - {{hostname: smtp.good.test, port: {smtps}, socketType: SSL}}
+  - id: moved.test
+    displayName: Moved Mail
+    domains: [moved.test]
+    redirectUrl: https://autodiscover.good.test/autodiscover/autodiscover.xml
 {broken}"""
 
 BROKEN = """\
@@ -122,6 +127,9 @@ _pop3._tcp.good.test.       SRV   3 1 {ports[pop3]} pop.good.test.
 _submissions._tcp.good.test. SRV  0 1 {smtps} smtp.good.test.
 _submission._tcp.good.test. SRV   1 1 {submission} smtp.good.test.
 soon.test.                  MX    10 mx.good.test.
+moved.test.                 MX    10 mx.good.test.
+autoconfig.moved.test.      CNAME web.good.test.
+autodiscover.moved.test.    CNAME web.good.test.
 autoconfig.soon.test.       A     {stale}
 autodiscover.soon.test.     A     {stale}
 autoconfig.broken.test.     A     {stale}
@@ -236,7 +244,8 @@ def _build(
     expired_tls = certs.issue("expired", "expired.broken.test", expired=True)
     smtp_tls = certs.issue("broken-smtp", "smtp.broken.test", "smtp-auth.broken.test")
     web_names = ("good.test", "web.good.test", "autoconfig.good.test", "autodiscover.good.test")
-    web_tls = certs.issue("web", *web_names, "ua-auto-config.good.test")
+    moved_names = ("autoconfig.moved.test", "autodiscover.moved.test")
+    web_tls = certs.issue("web", *web_names, "ua-auto-config.good.test", *moved_names)
     stale_names = ("autoconfig.broken.test", "autoconfig.soon.test", "autodiscover.soon.test")
     stale_tls = certs.issue("stale", *stale_names, days=5)
 
@@ -509,6 +518,28 @@ def test_broken_domain_exits_2_and_reports_every_problem_once(lab, broken_report
     assert broken_report.exit_code == 2
     keys = [(f.check, f.subject) for f in broken_report.findings if f.check != "mail.connect"]
     assert len(keys) == len(set(keys))
+
+
+async def test_a_redirected_domain_gets_its_redirect_everywhere(lab):
+    report = await diagnose(lab.catalog, parse_targets(["bob@moved.test"]), lab.options)
+    redirect = "https://autodiscover.good.test/autodiscover/autodiscover.xml"
+    expected = {
+        "https.thunderbird": ("autoconfig", "404: the provider has no servers"),
+        "https.autodiscover": ("autodiscover", f"302 to {redirect}"),
+        "https.autodiscover-json": ("autodiscover", f"points Outlook at {redirect}"),
+    }
+    for check, (host, words) in expected.items():
+        (finding,) = [f for f in report.findings if f.check == check]
+        assert finding.status is Status.PASS, finding
+        assert words in finding.detail
+        assert finding.subject.startswith(f"https://{host}.moved.test:{lab.https_port}/")
+    assert not [f for f in report.findings if f.section == "mail"]
+
+
+async def test_the_test_zone_answers_nothing_outside_it(lab):
+    lookup = Lookup(parse_nameservers(lab.nameserver), timeout=2)
+    with pytest.raises(ResolveError, match="REFUSED"):
+        await lookup.records("example.com", "A")
 
 
 def test_unknown_domain_is_a_failure(lab):

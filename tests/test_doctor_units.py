@@ -3,18 +3,31 @@ and protocol edge cases against tiny fake servers on 127.0.0.1 (nothing else is 
 are IP addresses, and the only nameserver configured is a closed loopback port)."""
 
 import asyncio
+import contextlib
 import io
 import json
 import socket
 import ssl
+import threading
 import time
+import warnings
 
 import pytest
 
 from autoconfig.address import parse_address
 from autoconfig.catalog import Catalog
 from autoconfig.cli import main
-from autoconfig.doctor import Nameserver, Options, Target, answers, mail, records, report, run
+from autoconfig.doctor import (
+    Nameserver,
+    Options,
+    Target,
+    answers,
+    mail,
+    records,
+    report,
+    rules,
+    run,
+)
 from autoconfig.doctor.context import open_context
 from autoconfig.doctor.findings import Finding, Report, Status, failed, passed, warned
 from autoconfig.doctor.protocols import Capabilities
@@ -105,8 +118,8 @@ def test_target_from_address_or_domain():
     ],
 )
 def test_announced_authentication_against_offered_mechanisms(auth, offered, status):
-    target = mail.MailTarget(server(auth=auth), "127.0.0.1")
-    finding = mail.judge_auth(target, offered)
+    target = rules.MailTarget(server(auth=auth), "127.0.0.1")
+    finding = rules.judge_auth(target, offered)
     assert finding.status is status, finding
     if status is not Status.PASS:
         assert finding.fix
@@ -124,14 +137,14 @@ def test_announced_authentication_against_offered_mechanisms(auth, offered, stat
     ],
 )
 def test_no_cleartext_password_before_tls(kind, offered, status):
-    target = mail.MailTarget(server(kind, 143, SocketType.STARTTLS), "127.0.0.1")
-    assert mail.judge_cleartext(target, offered).status is status
+    target = rules.MailTarget(server(kind, 143, SocketType.STARTTLS), "127.0.0.1")
+    assert rules.judge_cleartext(target, offered).status is status
 
 
 def test_submission_on_the_relay_port_warns():
-    relay = mail.judge_port(mail.MailTarget(server("smtp", 25, SocketType.STARTTLS), "h"))
+    relay = rules.judge_port(rules.MailTarget(server("smtp", 25, SocketType.STARTTLS), "h"))
     assert relay is not None and relay.status is Status.WARN and "587" in (relay.fix or "")
-    assert mail.judge_port(mail.MailTarget(server("smtp", 587, SocketType.STARTTLS), "h")) is None
+    assert rules.judge_port(rules.MailTarget(server("smtp", 587, SocketType.STARTTLS), "h")) is None
 
 
 def test_certificate_expiry_warns_within_14_days():
@@ -359,7 +372,7 @@ async def fake_server(script):
 
 async def probe(target_server: Server, **changes) -> list[Finding]:
     async with open_context(options(**changes)) as context:
-        return await mail.check_server(context, mail.MailTarget(target_server, "127.0.0.1"))
+        return await mail.check_server(context, rules.MailTarget(target_server, "127.0.0.1"))
 
 
 def by_check(findings):
@@ -429,23 +442,32 @@ async def test_tls_older_than_1_2_is_refused(tmp_path):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     leaf.configure_cert(context)
     try:
-        context.minimum_version = ssl.TLSVersion.TLSv1
-        context.maximum_version = ssl.TLSVersion.TLSv1_1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
     except (ValueError, ssl.SSLError) as exc:
         pytest.skip(f"this OpenSSL cannot serve TLS 1.1 to test against: {exc}")
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
 
-    async def imaps(reader, writer):
-        writer.write(b"* OK ready\r\n")
-        await reader.read(1)
+    # A blocking server in a thread: asyncio's TLS server drops the connection without sending
+    # the protocol_version alert that real servers send.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
 
-    server_ = await asyncio.start_server(imaps, "127.0.0.1", 0, ssl=context)
-    port = server_.sockets[0].getsockname()[1]
-    async with server_:
-        findings = by_check(await probe(server("imap", port), ca_file=ca_file))
-    print(findings)
+    def serve() -> None:
+        with listener:
+            connection, _ = listener.accept()
+            with contextlib.suppress(ssl.SSLError, OSError):
+                context.wrap_socket(connection, server_side=True).sendall(b"* OK ready\r\n")
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    findings = by_check(await probe(server("imap", port), ca_file=ca_file))
+    thread.join(5)
     assert findings["mail.tls"].status is Status.FAIL
     assert "TLS 1.2" in findings["mail.tls"].detail
 

@@ -97,13 +97,6 @@ def thunderbird_servers(body: bytes) -> list[Announced]:
     return servers
 
 
-def thunderbird_domains(body: bytes) -> list[str]:
-    provider = next(_children(_parse(body), "emailProvider"), None)
-    return (
-        [] if provider is None else [(d.text or "").lower() for d in _children(provider, "domain")]
-    )
-
-
 def autodiscover_servers(body: bytes) -> list[Announced]:
     """The servers of an Autodiscover POX answer; AnswerError for an error or a redirect."""
     root = _parse(body)

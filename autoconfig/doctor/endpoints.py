@@ -7,6 +7,7 @@ the domain from the providers.yaml given; otherwise it is parsed to say what it 
 """
 
 import asyncio
+import contextlib
 import json
 import ssl
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from ..address import EmailAddress, substitute
 from ..catalog import Match
 from ..formats import outlook, pacc
 from ..formats.outlook import OUTLOOK_NS, REQUEST_NS
+from ..formats.template import xml_escape
 from . import answers
 from .context import Context
 from .findings import Finding, failed, passed, warned
@@ -129,8 +131,9 @@ def thunderbird_request(
             if answer.status == 404:
                 return passed(check, url, "404: the provider has no servers, as providers.yaml")
             return failed(check, url, f"HTTP {answer.status}, providers.yaml gives 404", fix)
-        if answer.status == 404 and optional:
-            return passed(check, url, "not served here (optional: clients ask autoconfig.<domain>)")
+        if answer.status != 200 and optional:
+            why = "not served here (optional: clients ask autoconfig.<domain>)"
+            return passed(check, url, f"HTTP {answer.status}: {why}")
         if answer.status != 200:
             return failed(check, url, f"HTTP {answer.status} instead of the document", fix)
         expected = match.entry.thunderbird.fill(match.domain)
@@ -150,7 +153,7 @@ def pox_request(
     body = (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         f'<Autodiscover xmlns="{REQUEST_NS}"><Request>'
-        f"<EMailAddress>{address}</EMailAddress>"
+        f"<EMailAddress>{xml_escape(str(address))}</EMailAddress>"
         f"<AcceptableResponseSchema>{OUTLOOK_NS}</AcceptableResponseSchema>"
         "</Request></Autodiscover>"
     ).encode()
@@ -241,6 +244,10 @@ def pacc_request(match: Match) -> Callable[[Context, str], Awaitable[Finding]]:
         expected = pacc.render(match.provider, match.domain)
         fix = f"make {host} serve this providers.yaml, then publish the TXT record `dns` prints"
         if answer.status != 200:
+            txt = await context.lookup.txt(f"_ua-auto-config.{match.domain}")
+            if not any(text.startswith("v=UAAC1") for text in txt):
+                why = "PACC is not published (optional; no _ua-auto-config TXT record)"
+                return passed(check, url, f"HTTP {answer.status}: {why}")
             return failed(check, url, f"HTTP {answer.status} instead of the PACC document", fix)
         if answer.body != expected:
             return failed(
@@ -281,6 +288,8 @@ async def _tls_probe(context: Context, host: str, subject: str) -> Finding:
         handshake = handshake_of(writer.get_extra_info("ssl_object"))
     finally:
         writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
+            await asyncio.wait_for(writer.wait_closed(), context.options.timeout)
     return judge_handshake("https.tls", subject, host, handshake)
 
 
@@ -310,7 +319,13 @@ async def check_host(context: Context, host: Host) -> list[Finding]:
     for request in host.requests:
         try:
             findings.append(await request(context, host.name))
-        except (aiohttp.ClientError, answers.AnswerError, TimeoutError, OSError) as exc:
+        except (
+            aiohttp.ClientError,
+            answers.AnswerError,
+            ResolveError,
+            TimeoutError,
+            OSError,
+        ) as exc:
             findings.append(
                 failed("https.request", subject, f"request failed: {type(exc).__name__}: {exc}")
             )

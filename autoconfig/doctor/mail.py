@@ -11,14 +11,13 @@ mistake in hand-written settings. No login is attempted and no mail is sent.
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from ..model import Authentication, Server, SocketType
+from ..model import SocketType
 from .context import Context
 from .findings import Finding, failed, passed, warned
 from .protocols import (
     DIALECTS,
+    MAX_LINE_BYTES,
     Capabilities,
     Conversation,
     Dialect,
@@ -28,126 +27,22 @@ from .protocols import (
     recognise,
 )
 from .resolve import ResolveError
-from .tls import Handshake, describe_tls_error, handshake_of, insecure_context, judge_handshake
-
-STANDARD_PORTS = {
-    ("imap", SocketType.SSL): 993,
-    ("imap", SocketType.STARTTLS): 143,
-    ("pop3", SocketType.SSL): 995,
-    ("pop3", SocketType.STARTTLS): 110,
-    ("smtp", SocketType.SSL): 465,
-    ("smtp", SocketType.STARTTLS): 587,
-}
-
-_CLEARTEXT_MECHANISMS = frozenset({"PLAIN", "LOGIN"})
-
-_MECHANISMS: dict[Authentication, Callable[[Capabilities], bool]] = {
-    Authentication.PASSWORD_CLEARTEXT: lambda c: bool(
-        c.mechanisms & _CLEARTEXT_MECHANISMS or c.cleartext_login
-    ),
-    Authentication.PASSWORD_ENCRYPTED: lambda c: any(
-        m == "CRAM-MD5" or m.startswith("SCRAM-") for m in c.mechanisms
-    ),
-    Authentication.OAUTH2: lambda c: bool(c.mechanisms & {"XOAUTH2", "OAUTHBEARER"}),
-    Authentication.NTLM: lambda c: "NTLM" in c.mechanisms,
-    Authentication.GSSAPI: lambda c: "GSSAPI" in c.mechanisms,
-}
-"""Which offered SASL mechanisms (or clear-text login commands) serve an announced method."""
-
-_WANTED = {
-    Authentication.PASSWORD_CLEARTEXT: "PLAIN or LOGIN",
-    Authentication.PASSWORD_ENCRYPTED: "CRAM-MD5 or SCRAM-*",
-    Authentication.OAUTH2: "XOAUTH2 or OAUTHBEARER",
-    Authentication.NTLM: "NTLM",
-    Authentication.GSSAPI: "GSSAPI",
-}
-
-_CLEARTEXT_FIX = (
-    "offer password logins only after TLS (Dovecot 2.3: disable_plaintext_auth = yes, 2.4: "
-    "auth_allow_cleartext = no; Postfix: smtpd_tls_auth_only = yes)"
+from .rules import (
+    MailTarget,
+    judge_auth,
+    judge_cleartext,
+    judge_port,
+    other_port,
+    usual_ports,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class MailTarget:
-    """An announced server with its host name filled in for one domain or address."""
-
-    server: Server
-    host: str
-
-    @property
-    def subject(self) -> str:
-        return f"{self.server.type} {self.host}:{self.server.port} {self.server.socket_type}"
-
-    @property
-    def key(self) -> tuple[str, str, int, str, tuple[str, ...]]:
-        """Servers announced identically for several domains are probed once."""
-        s = self.server
-        return (s.type, self.host, s.port, s.socket_type, tuple(s.authentication))
-
-
-def _other_port(server: Server, socket_type: SocketType) -> str:
-    port = STANDARD_PORTS.get((server.type, socket_type))
-    return f"port {port}" if port else "the right port"
-
-
-def judge_port(target: MailTarget) -> Finding | None:
-    """Submission belongs on 465 (SSL) or 587 (STARTTLS); port 25 is for server-to-server relay."""
-    server = target.server
-    if server.type == "smtp" and server.port == 25:
-        return warned(
-            "mail.port",
-            target.subject,
-            "port 25 is the relay port: many networks block it for clients, and RFC 8314 wants "
-            "submission on 465 (SSL) or 587 (STARTTLS)",
-            "announce port 465 with socketType SSL (or 587 with STARTTLS)",
-        )
-    return None
-
-
-def judge_cleartext(target: MailTarget, capabilities: Capabilities) -> Finding:
-    """Before TLS a server must not offer to take a password in clear text."""
-    offered = sorted(capabilities.mechanisms & _CLEARTEXT_MECHANISMS)
-    if target.server.type == "pop3" and capabilities.cleartext_login:
-        offered.append("USER/PASS")
-    if offered:
-        return failed(
-            "mail.cleartext",
-            target.subject,
-            f"offers {', '.join(offered)} before TLS: a client, or an attacker who removes "
-            "STARTTLS from the answer, sends the password in clear text",
-            _CLEARTEXT_FIX,
-        )
-    if target.server.type == "imap" and capabilities.cleartext_login:
-        return warned(
-            "mail.cleartext",
-            target.subject,
-            "does not announce LOGINDISABLED before TLS: LOGIN may be accepted in clear text",
-            _CLEARTEXT_FIX,
-        )
-    return passed("mail.cleartext", target.subject, "no clear-text password login before TLS")
-
-
-def judge_auth(target: MailTarget, capabilities: Capabilities) -> Finding:
-    """The announced methods, in order, against what the server offers once encrypted.
-
-    Clients use the first announced method they support, so a missing first method fails and a
-    missing later one warns. Methods that send no credentials need nothing from the server.
-    """
-    offered = " ".join(sorted(capabilities.mechanisms)) or "no SASL mechanism"
-    if capabilities.cleartext_login and target.server.type != "smtp":
-        offered += " (and a clear-text login command)"
-    checkable = [m for m in target.server.authentication if m in _MECHANISMS]
-    missing = [m for m in checkable if not _MECHANISMS[m](capabilities)]
-    announced = ", ".join(target.server.authentication)
-    if not checkable:
-        return passed("mail.auth", target.subject, f"announced {announced}; offers {offered}")
-    if not missing:
-        return passed("mail.auth", target.subject, f"offers {offered} for {announced}")
-    wants = "; ".join(f"{m} needs {_WANTED[m]}" for m in missing)
-    fix = "announce the authentication the server offers, or enable the mechanism on the server"
-    status = failed if missing[0] == target.server.authentication[0] else warned
-    return status("mail.auth", target.subject, f"offers {offered}: {wants}", fix)
+from .tls import (
+    Handshake,
+    answered_in_tls,
+    describe_tls_error,
+    handshake_of,
+    insecure_context,
+    judge_handshake,
+)
 
 
 async def _open(
@@ -165,7 +60,7 @@ async def _open(
                     ssl=tls,
                     server_hostname=target.host if tls else None,
                     ssl_handshake_timeout=context.options.timeout if tls else None,
-                    limit=8192,
+                    limit=MAX_LINE_BYTES,
                 ),
                 context.options.timeout,
             )
@@ -175,9 +70,8 @@ async def _open(
             error = exc
             continue
         shown = f"[{address}]" if ":" in address else address
-        return Conversation(
-            reader, writer, context.options.timeout
-        ), f"{shown}:{target.server.port}"
+        talk = Conversation(reader, writer, context.options.timeout)
+        return talk, f"{shown}:{target.server.port}"
     raise error if error else OSError("no address")
 
 
@@ -195,8 +89,13 @@ async def _first_line(context: Context, target: MailTarget, tls: bool) -> str | 
         await talk.close()
 
 
-async def _diagnose_plaintext_port(context: Context, target: MailTarget, error: str) -> Finding:
+async def _diagnose_plaintext_port(
+    context: Context, target: MailTarget, exc: ssl.SSLError
+) -> Finding:
     """SSL was announced and the handshake failed: does the port speak clear text instead?"""
+    error, fix = describe_tls_error(exc)
+    if answered_in_tls(exc):
+        return failed("mail.tls", target.subject, error, fix)
     line = await _first_line(context, target, tls=False)
     if line is not None and recognise(line):
         return failed(
@@ -205,9 +104,9 @@ async def _diagnose_plaintext_port(context: Context, target: MailTarget, error: 
             f"port {target.server.port} answers in clear text ({line[:80]!r}), not with TLS: "
             "it is a STARTTLS or plain port",
             f"announce socketType: STARTTLS for this port, or "
-            f"{_other_port(target.server, SocketType.SSL)} with SSL",
+            f"{other_port(target.server, SocketType.SSL)} with SSL",
         )
-    return failed("mail.tls", target.subject, error, "check the server's TLS configuration")
+    return failed("mail.tls", target.subject, error, fix)
 
 
 async def _diagnose_silent_port(context: Context, target: MailTarget, error: str) -> Finding:
@@ -220,7 +119,7 @@ async def _diagnose_silent_port(context: Context, target: MailTarget, error: str
             f"{error}; port {target.server.port} answers a TLS handshake: it is an implicit-TLS "
             "port",
             f"announce socketType: SSL for this port, or "
-            f"{_other_port(target.server, target.server.socket_type)} with "
+            f"{other_port(target.server, target.server.socket_type)} with "
             f"{target.server.socket_type}",
         )
     return failed("mail.greeting", target.subject, error, "check that the server is running")
@@ -237,7 +136,8 @@ class _Probe:
         self.context = context
         self.target = target
         self.findings: list[Finding] = []
-        self.greeted = False
+        self.conversing = False
+        """Whether the conversation is in a state where LOGOUT / QUIT can still be said."""
 
     def add(self, finding: Finding) -> Finding:
         self.findings.append(finding)
@@ -266,8 +166,7 @@ class _Probe:
             detail, fix = describe_tls_error(exc)
             raise self.stop(failed("mail.tls", target.subject, detail, fix)) from exc
         except ssl.SSLError as exc:
-            detail, _ = describe_tls_error(exc)
-            raise self.stop(await _diagnose_plaintext_port(self.context, target, detail)) from exc
+            raise self.stop(await _diagnose_plaintext_port(self.context, target, exc)) from exc
         except (OSError, TimeoutError) as exc:
             reason = describe_connect_error(exc, self.context.options.timeout)
             raise self.stop(
@@ -275,9 +174,8 @@ class _Probe:
                     "mail.connect",
                     target.subject,
                     f"cannot connect: {reason}",
-                    f"check the port in providers.yaml ({target.server.type} is usually "
-                    f"{_other_port(target.server, SocketType.SSL)} with SSL), that the server "
-                    "listens on it and that no firewall blocks it",
+                    f"check the port in providers.yaml ({usual_ports(target.server)}), that "
+                    "the server listens on it and that no firewall blocks it",
                 )
             ) from exc
         self.add(passed("mail.connect", target.subject, f"connected to {where}"))
@@ -296,7 +194,12 @@ class _Probe:
         except NoAnswer as exc:
             if target.server.socket_type is SocketType.SSL:
                 raise self.stop(
-                    failed("mail.greeting", target.subject, f"no greeting: {exc}")
+                    failed(
+                        "mail.greeting",
+                        target.subject,
+                        f"no greeting after the TLS handshake: {exc}",
+                        "look at the server's log: it accepts TLS but does not answer",
+                    )
                 ) from exc
             raise self.stop(
                 await _diagnose_silent_port(self.context, target, f"no greeting: {exc}")
@@ -309,12 +212,10 @@ class _Probe:
                     "mail.greeting",
                     target.subject,
                     f"{exc}{why}",
-                    f"check the port: {target.server.type} is usually "
-                    f"{_other_port(target.server, target.server.socket_type)} with "
-                    f"{target.server.socket_type}",
+                    f"check the port in providers.yaml ({usual_ports(target.server)})",
                 )
             ) from exc
-        self.greeted = True
+        self.conversing = True
         self.add(passed("mail.greeting", target.subject, f"{dialect.name}: {greeting[:100]}"))
 
     async def upgrade(self, talk: Conversation, dialect: Dialect, before: Capabilities) -> None:
@@ -333,9 +234,9 @@ class _Probe:
             )
         try:
             await dialect.starttls()
-            self.greeted = False
+            self.conversing = False
             handshake = await talk.start_tls(self.context.tls, target.host)
-            self.greeted = True
+            self.conversing = True
         except (ssl.SSLCertVerificationError, ssl.CertificateError) as exc:
             detail, fix = describe_tls_error(exc)
             raise self.stop(
@@ -389,7 +290,7 @@ class _Probe:
                 self.judge_plain(capabilities)
             self.add(judge_auth(self.target, capabilities))
         except _Stop:
-            if self.greeted:
+            if self.conversing:
                 await dialect.goodbye()
             raise
         except (ProtocolError, OSError, ssl.SSLError) as exc:

@@ -69,91 +69,78 @@ def _mail_targets(match: Match, target: Target) -> tuple[list[mail.MailTarget], 
     return servers, skipped
 
 
+def _domain_probes(context: Context, match: Match, target: Target) -> list[Probe]:
+    """DNS and HTTPS probes for one domain (mail servers are collected across domains)."""
+    domain, provider = target.domain, match.provider
+
+    def probe(
+        label: str, check: str, run: Callable[..., Awaitable[list[Finding]]], *args: object
+    ) -> Probe:
+        return Probe(label, check, domain, partial(run, context, *args))
+
+    probes = [
+        probe(f"DNS {domain}", "dns.name", records.check_client_names, domain),
+        probe(f"MX {domain}", "dns.mx", records.check_mx, domain),
+        probe(
+            f"SRV _autodiscover._tcp.{domain}", "dns.srv", records.check_autodiscover_srv, domain
+        ),
+    ]
+    if provider.incoming or provider.outgoing:
+        probes.append(
+            probe(
+                f"SRV mail of {domain}", "dns.srv", records.check_mail_srv, provider, match.domain
+            )
+        )
+        probes.append(
+            probe(f"PACC {domain}", "dns.pacc", records.check_pacc_txt, provider, match.domain)
+        )
+    for host in endpoints.hosts_for(match, target.address):
+        subject = endpoints.base_url(context, host.name)
+        probes.append(
+            Probe(subject, "https.tls", subject, partial(endpoints.check_host, context, host))
+        )
+    probes.append(
+        probe(
+            f"SRV target of {domain}",
+            "https.autodiscover",
+            endpoints.srv_host,
+            match,
+            target.address,
+        )
+    )
+    return probes
+
+
 def plan(
     context: Context, catalog: Catalog, targets: Sequence[Target]
 ) -> tuple[list[Probe], list[Finding]]:
     """The probes for every target, and the findings known without the network.
 
-    A server announced the same way for several domains is probed once.
+    A server announced the same way for several domains is probed once, after the domains.
     """
     probes: list[Probe] = []
     known: list[Finding] = []
     servers: dict[tuple[object, ...], mail.MailTarget] = {}
     for target in targets:
         match = catalog.lookup(target.domain)
-        domain = target.domain
         if match is None:
             known.append(
                 failed(
                     "config.provider",
-                    domain,
+                    target.domain,
                     "no provider in providers.yaml serves this domain",
-                    f"add {domain} to the domains of a provider, or check the spelling",
+                    f"add {target.domain} to the domains of a provider, or check the spelling",
                 )
             )
             continue
-        probes.append(
-            Probe(
-                f"DNS {domain}",
-                "dns.name",
-                domain,
-                partial(records.check_client_names, context, domain),
-            )
-        )
-        probes.append(
-            Probe(f"MX {domain}", "dns.mx", domain, partial(records.check_mx, context, domain))
-        )
-        probes.append(
-            Probe(
-                f"SRV {domain}",
-                "dns.srv",
-                domain,
-                partial(records.check_autodiscover_srv, context, domain),
-            )
-        )
-        if match.provider.incoming or match.provider.outgoing:
-            probes.append(
-                Probe(
-                    f"SRV {domain}",
-                    "dns.srv",
-                    domain,
-                    partial(records.check_mail_srv, context, match.provider, match.domain),
-                )
-            )
-            probes.append(
-                Probe(
-                    f"PACC {domain}",
-                    "dns.pacc",
-                    domain,
-                    partial(records.check_pacc_txt, context, match.provider, match.domain),
-                )
-            )
-        for host in endpoints.hosts_for(match, target.address):
-            subject = endpoints.base_url(context, host.name)
-            probes.append(
-                Probe(subject, "https.tls", subject, partial(endpoints.check_host, context, host))
-            )
-        probes.append(
-            Probe(
-                f"SRV target {domain}",
-                "https.autodiscover",
-                domain,
-                partial(endpoints.srv_host, context, match, target.address),
-            )
-        )
+        probes.extend(_domain_probes(context, match, target))
         mail_targets, skipped = _mail_targets(match, target)
         known.extend(skipped)
         for server in mail_targets:
             servers.setdefault(server.key, server)
     for server in servers.values():
-        probes.append(
-            Probe(
-                server.subject,
-                "mail.connect",
-                server.subject,
-                partial(mail.check_server, context, server),
-            )
-        )
+        check = partial(mail.check_server, context, server)
+        probes.append(Probe(server.subject, "mail.connect", server.subject, check))
     return probes, known
 
 
@@ -197,7 +184,7 @@ async def diagnose(
         probes, known = plan(context, catalog, targets)
         findings = await run_probes(probes, options, progress)
     return Report(
-        targets=tuple(t.address.__str__() if t.given_address else t.domain for t in targets),
+        targets=tuple(str(t.address) if t.given_address else t.domain for t in targets),
         findings=(*known, *findings),
     )
 

@@ -75,6 +75,12 @@ def judge_handshake(check: str, subject: str, host: str, handshake: Handshake) -
     return passed(check, subject, f"{detail} ({days:.0f} days left)")
 
 
+def answered_in_tls(exc: ssl.SSLError) -> bool:
+    """Whether the server sent a TLS alert: it speaks TLS, so it is no clear-text port."""
+    reason = str(getattr(exc, "reason", "") or "")
+    return reason.startswith(("TLSV1_ALERT", "SSLV3_ALERT", "TLSV13_ALERT"))
+
+
 def describe_tls_error(exc: BaseException) -> tuple[str, str]:
     """(what went wrong, what to do) for a failed handshake."""
     if isinstance(exc, ssl.SSLCertVerificationError):
