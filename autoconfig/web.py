@@ -120,15 +120,16 @@ def _query_value(request: web.Request, names: Iterable[str]) -> str | None:
     than the rest of a Thunderbird request together. Keys that are themselves percent-encoded
     fall through to that mapping.
     """
-    wanted = {name.lower() for name in names}
     path = request.raw_path
     start = path.find("?")
     if start < 0:
         return None
+    wanted = names if isinstance(names, tuple) else tuple(names)
     for pair in path[start + 1 :].split("&"):
         key, _, value = pair.partition("=")
         if key.lower() in wanted:
-            return unquote_plus(value)
+            value = value.replace("%40", "@")
+            return unquote_plus(value) if "%" in value or "+" in value else value
     if "%" not in path[start:]:
         return None
     for key, value in request.query.items():
