@@ -17,6 +17,7 @@ from lxml import etree
 
 from .formats import mobilesync
 from .formats.outlook import OUTLOOK_NS, ErrorCode
+from .xmlsafe import hardened_parser, mentions_doctype
 
 
 class Family(StrEnum):
@@ -49,19 +50,6 @@ class AutodiscoverRequestError(Exception):
         self.reason = reason
 
 
-def _hardened_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
-
-
 def _local_name(element: etree._Element) -> str:
     tag = element.tag
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
@@ -84,8 +72,10 @@ def parse_request(body: bytes) -> AutodiscoverRequest:
     """The address and response schema a client asks for, or AutodiscoverRequestError."""
     if not body.strip():
         raise AutodiscoverRequestError(ErrorCode.INVALID_REQUEST, "the request body is empty")
+    if mentions_doctype(body):
+        raise AutodiscoverRequestError(ErrorCode.INVALID_REQUEST, "DTDs are not accepted")
     try:
-        root = etree.fromstring(body, _hardened_parser())
+        root = etree.fromstring(body, hardened_parser())
     except etree.XMLSyntaxError as exc:
         raise AutodiscoverRequestError(
             ErrorCode.INVALID_REQUEST, "the request is not well-formed XML"

@@ -11,7 +11,6 @@ ISPDB files come from anywhere, so they are parsed like Autodiscover requests: n
 DTD loading, no network, and a document that declares a DTD is refused outright.
 """
 
-import ipaddress
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,8 +30,9 @@ from .address import (
 )
 from .errors import ConfigInvalid
 from .formats.thunderbird import render_ispdb
-from .loader import MAX_DISPLAY_NAME, MAX_SHORT_NAME, parse_providers
+from .loader import MAX_DISPLAY_NAME, MAX_SHORT_NAME, is_host_name, parse_providers
 from .model import NO_AUTH_METHODS, Authentication, IncomingType, Provider, SocketType
+from .xmlsafe import hardened_parser
 
 MAX_FILE_BYTES = 1024 * 1024
 """The largest ISPDB file is a few kilobytes; anything this big is not one."""
@@ -145,19 +145,6 @@ class _Draft:
     notes: list[ImportNote] = field(default_factory=list)
 
 
-def _hardened_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
-
-
 def _clean(text: str | None) -> str:
     """Element text as clients read it: trimmed, inner runs of white space made one space."""
     return " ".join((text or "").split())
@@ -165,19 +152,6 @@ def _clean(text: str | None) -> str:
 
 def _has_forbidden(text: str) -> bool:
     return any(unicodedata.category(c) in ("Cc", "Cs", "Co") or c in "\ufffe\uffff" for c in text)
-
-
-def _is_host_name(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    else:
-        return True
-    try:
-        return normalize_domain(name) == name.lower()
-    except AddressError:
-        return False
 
 
 def _url_problem(value: str, *, https_only: bool) -> str | None:
@@ -192,7 +166,7 @@ def _url_problem(value: str, *, https_only: bool) -> str | None:
         host = parts.hostname
     except ValueError:
         host = None
-    if not host or not _is_host_name(host):
+    if not host or not is_host_name(host):
         return "has no valid host name"
     return None
 
@@ -249,7 +223,7 @@ class _FileReader:
         if not data.strip():
             raise _Unusable(None, "the file is empty: skipped")
         try:
-            root = etree.fromstring(data, _hardened_parser())
+            root = etree.fromstring(data, hardened_parser())
         except etree.XMLSyntaxError as exc:
             raise _Unusable(exc.lineno, f"not well-formed XML ({exc.msg}): skipped") from exc
         if root.getroottree().docinfo.doctype:
@@ -285,7 +259,7 @@ class _FileReader:
         if not provider_id:
             self.note(element.sourceline, "<emailProvider> has no id: one is made up")
             provider_id = None
-        elif not _is_host_name(provider_id):
+        elif not is_host_name(provider_id):
             self.note(
                 element.sourceline,
                 f"id {provider_id!r} is not host-name-like, as providers.yaml requires: "
@@ -404,7 +378,7 @@ class _FileReader:
         sample = hostname
         for placeholder, value in _HOST_SAMPLES.items():
             sample = sample.replace(placeholder, value)
-        if problems or not _is_host_name(sample):
+        if problems or not is_host_name(sample):
             why = "; ".join(problems) or f"{hostname!r} is not a host name"
             return skip(hostname_element.sourceline, why)
         result["hostname"] = hostname

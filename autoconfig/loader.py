@@ -174,7 +174,7 @@ def _choice_message(value: str, choices: list[str], what: str) -> str:
     return f"{value!r} is not {what} ({', '.join(choices)})"
 
 
-def _is_host_name(name: str) -> bool:
+def is_host_name(name: str) -> bool:
     try:
         ipaddress.ip_address(name)
     except ValueError:
@@ -211,7 +211,7 @@ def _check_url(value: str, *, https_only: bool) -> str | None:
         host = parts.hostname
     except ValueError:
         host = None
-    if not host or not _is_host_name(host):
+    if not host or not is_host_name(host):
         return f"{value!r} has no valid host name"
     return None
 
@@ -316,7 +316,7 @@ class _ProviderReader:
         value = self.r.text(node, path)
         if isinstance(value, _Invalid):
             return value
-        if not _is_host_name(value):
+        if not is_host_name(value):
             return self.r.error(
                 node, path, f"{value!r} must look like a host name (Thunderbird requires it)"
             )
@@ -468,7 +468,7 @@ class _ProviderReader:
         if not problems and value != "%EMAILADDRESS%":
             if not at or not local:
                 problems.append(f"{value!r} is not an address (local@domain)")
-            elif not _is_host_name(domain.replace("%EMAILDOMAIN%", "example.org")):
+            elif not is_host_name(domain.replace("%EMAILDOMAIN%", "example.org")):
                 problems.append(f"{value!r} has no valid domain")
         if problems:
             return self.r.error(node, path, "; ".join(problems))
@@ -541,7 +541,7 @@ class _ProviderReader:
         sample = value
         for placeholder, example in _HOST_SAMPLE_VALUES.items():
             sample = sample.replace(placeholder, example)
-        if not problems and not _is_host_name(sample):
+        if not problems and not is_host_name(sample):
             problems.append(f"{value!r} is not a valid host name")
         if problems:
             return self.r.error(fields["hostname"], f"{path}.hostname", "; ".join(problems))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from ..xmlsafe import hardened_parser
+
 MAX_ANSWER_BYTES = 1024 * 1024
 """Autoconfig answers are a few KiB; more than this is not an answer worth parsing."""
 
@@ -35,21 +37,9 @@ class Announced:
         return f"{self.type} {self.host}:{self.port} {self.security}"
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
 def _parse(body: bytes) -> etree._Element:
     try:
-        root = etree.fromstring(body, _parser())
+        root = etree.fromstring(body, hardened_parser())
     except etree.XMLSyntaxError as exc:
         raise AnswerError(f"not well-formed XML: {exc}") from exc
     if root is None:

@@ -1,0 +1,56 @@
+"""One hardened XML parser for every document that comes from outside.
+
+Autodiscover requests come from the internet; ISPDB files and the answers the doctor fetches come
+from other people's servers. All are parsed the same way: no entity resolution, no DTD loading,
+no network access, libxml2's size limits kept (no huge_tree), comments and processing
+instructions dropped. Callers also refuse any document that declares a DTD at all.
+"""
+
+from typing import Any
+
+from lxml import etree
+
+_DOCTYPE_MARKS = tuple(
+    "<!DOCTYPE".encode(codec)
+    for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+)
+
+
+class _NothingExternal(etree.Resolver):
+    """Answers every external reference (DTD subset, parameter entity, XInclude) with nothing.
+
+    resolve_entities=False, load_dtd=False and no_network=True still let libxml2 open a local
+    file named as the external DTD subset or by a parameter entity; a resolver is asked first,
+    so no file is ever opened.
+    """
+
+    def resolve(self, system_url: str, public_id: str, context: Any) -> Any:
+        return self.resolve_string("", context)
+
+
+def hardened_parser() -> etree.XMLParser:
+    """A fresh parser (lxml parsers keep state between documents; never share one)."""
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+    parser.resolvers.add(_NothingExternal())
+    return parser
+
+
+def mentions_doctype(body: bytes) -> bool:
+    """Whether raw bytes hold a document type declaration, in any encoding XML allows.
+
+    Checked before parsing, so that nothing a DTD names is even looked at.
+    """
+    return any(mark in body for mark in _DOCTYPE_MARKS)
+
+
+def declares_dtd(root: etree._Element) -> bool:
+    return bool(root.getroottree().docinfo.doctype)
