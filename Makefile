@@ -6,7 +6,7 @@ PORT   ?= 8080
 CONFIG ?= providers.yaml
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-test lint clean bench browser mail-servers soak
+.PHONY: run test install install-test lint clean bench browser mail-servers deploy-tools soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,8 +59,26 @@ mail-servers:
 	  fi; \
 	fi
 
+# tests/test_deploy.py checks deploy/ with Debian's nginx, caddy and systemd-analyze: installed here
+# when missing and possible (root with apt-get); otherwise those tests skip and say why.
+deploy-tools:
+	@missing=""; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v caddy >/dev/null || missing="$$missing caddy"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing$$missing for the deploy tests" >&2; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      -o DPkg::Lock::Timeout=300 $$missing >/dev/null) || \
+	      echo "make: could not install$$missing; those deploy tests will be skipped" >&2; \
+	  else \
+	    echo "make:$$missing not installed (needs root and apt-get); those deploy tests skip" >&2; \
+	  fi; \
+	fi
+
 # pytest exits 5 when it collected nothing: a broken suite, reported as a failure.
-test: install-test lint browser mail-servers
+test: install-test lint browser mail-servers deploy-tools
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status

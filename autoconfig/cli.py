@@ -291,8 +291,15 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def _env(name: str, default: str | None = None) -> str | None:
-    """An option's default from AUTOCONFIG_<NAME>; argparse converts it like typed input."""
-    return os.environ.get(f"{ENV_PREFIX}{name}", default)
+    """An option's default from AUTOCONFIG_<NAME>; argparse converts it like typed input.
+
+    Docker links and Kubernetes service links set AUTOCONFIG_PORT=tcp://10.0.0.1:80 for a
+    service named autoconfig; such values are not ours and are ignored.
+    """
+    value = os.environ.get(f"{ENV_PREFIX}{name}")
+    if value is None or value.startswith(("tcp://", "udp://")):
+        return default
+    return value
 
 
 def _env_flag(name: str) -> bool:

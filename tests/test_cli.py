@@ -170,3 +170,22 @@ def test_every_serve_option_is_in_the_readme_table():
             continue
         variable = ENV_PREFIX + option.lstrip("-").upper().replace("-", "_")
         assert f"| `{option}` | `{variable}` |" in readme, option
+
+
+def test_service_link_variables_are_not_taken_for_options(tmp_path):
+    """Kubernetes sets AUTOCONFIG_PORT=tcp://... for a Service named autoconfig."""
+    import os
+
+    from autoconfig.cli import _parser
+
+    saved = os.environ.get("AUTOCONFIG_PORT")
+    os.environ["AUTOCONFIG_PORT"] = "tcp://10.96.0.12:80"
+    try:
+        assert _parser().parse_args(["serve"]).port == 8080
+        os.environ["AUTOCONFIG_PORT"] = "9090"
+        assert _parser().parse_args(["serve"]).port == 9090
+    finally:
+        if saved is None:
+            del os.environ["AUTOCONFIG_PORT"]
+        else:
+            os.environ["AUTOCONFIG_PORT"] = saved

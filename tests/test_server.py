@@ -327,4 +327,8 @@ def test_runs_under_gunicorns_aiohttp_worker(tmp_path):
         assert b"imap.example.com" in body
     finally:
         process.terminate()
-        process.wait(timeout=15)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
