@@ -156,51 +156,52 @@ def _request_ids() -> Iterator[str]:
     return (f"{prefix}-{n:x}" for n in itertools.count(1))
 
 
-def middleware(
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def observer(
     metrics: Metrics,
     settings: ObserveSettings,
     proxies: ProxyPolicy,
-    families: dict[object, tuple[str, str]],
     in_flight: InFlight,
-) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """Request id, metrics and access log around every handler.
+) -> Callable[[Handler, str, str], Handler]:
+    """A wrapper for route handlers: request id, metrics and access log around each one.
 
-    `families` maps a handler to its (endpoint, client family) labels; unrouted requests count
-    as endpoint "none".
+    Wrapping the routes, rather than adding an aiohttp middleware, spares every request the
+    middleware machinery (a seventh of a Thunderbird request). Paths no route serves (404s
+    from the router) are therefore not counted.
     """
     ids = _request_ids()
     key = settings.hash_key or os.urandom(32)
-    log_json = settings.log_format is LogFormat.JSON
-    log_common = settings.log_format is LogFormat.COMMON
+    logging_on = settings.log_format is not LogFormat.OFF
 
-    @web.middleware
-    async def observe(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        given = request.headers.get(REQUEST_ID_HEADER)
-        request_id = given if given and _GOOD_REQUEST_ID.match(given) else next(ids)
-        started = time.perf_counter()
-        status = 500
-        in_flight.count += 1
-        try:
-            response = await handler(request)
-            status = response.status
-        except web.HTTPException as exc:
-            status = exc.status
-            exc.headers[REQUEST_ID_HEADER] = request_id
-            raise
-        finally:
-            in_flight.count -= 1
-            elapsed = time.perf_counter() - started
-            route = request.match_info.route
-            endpoint, family = families.get(getattr(route, "handler", None), ("none", "none"))
-            metrics.observe(endpoint, family, status, elapsed)
-            if log_json or log_common:
-                _log(request, status, elapsed, request_id, family, settings, key, proxies)
-        response.headers[REQUEST_ID_HEADER] = request_id
-        return response
+    def wrap(handler: Handler, endpoint: str, family: str) -> Handler:
+        async def observed(request: web.Request) -> web.StreamResponse:
+            given = request.headers.get(REQUEST_ID_HEADER)
+            request_id = given if given and _GOOD_REQUEST_ID.match(given) else next(ids)
+            started = time.perf_counter()
+            status = 500
+            in_flight.count += 1
+            try:
+                response = await handler(request)
+                status = response.status
+            except web.HTTPException as exc:
+                status = exc.status
+                exc.headers[REQUEST_ID_HEADER] = request_id
+                raise
+            finally:
+                in_flight.count -= 1
+                elapsed = time.perf_counter() - started
+                metrics.observe(endpoint, family, status, elapsed)
+                if logging_on:
+                    _log(request, status, elapsed, request_id, family, settings, key, proxies)
+            response.headers[REQUEST_ID_HEADER] = request_id
+            return response
 
-    return observe
+        observed.__name__ = getattr(handler, "__name__", "observed")
+        return observed
+
+    return wrap
 
 
 def _log(

@@ -61,6 +61,7 @@ class SettingsSite:
     catalog: Callable[[], Catalog]
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SITE = web.AppKey("settings_site", SettingsSite)
 
 
@@ -145,12 +146,19 @@ def _static(asset: Asset) -> Callable[[web.Request], Awaitable[web.Response]]:
     return handler
 
 
-def add_routes(app: web.Application, catalog: Callable[[], Catalog]) -> None:
-    """Serve the page on `app`: `/`, `/settings`, `/settings/{domain}` and its static files."""
+def add_routes(
+    app: web.Application,
+    catalog: Callable[[], Catalog],
+    wrap: Callable[[Handler], Handler] = lambda handler: handler,
+) -> None:
+    """Serve the page on `app`: `/`, `/settings`, `/settings/{domain}` and its static files.
+
+    `wrap` decorates each handler (the app's request ids, metrics and access log).
+    """
     site = SettingsSite(shipped_renderer(), catalog)
     app[SITE] = site
-    app.router.add_get("/", index)
-    app.router.add_get("/settings", settings_for_address)
-    app.router.add_get("/settings/{domain}", settings_for_domain)
+    app.router.add_get("/", wrap(index))
+    app.router.add_get("/settings", wrap(settings_for_address))
+    app.router.add_get("/settings/{domain}", wrap(settings_for_domain))
     for asset in site.renderer.assets.values():
-        app.router.add_get(asset.path, _static(asset))
+        app.router.add_get(asset.path, wrap(_static(asset)))

@@ -495,9 +495,15 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     reloader = Reloader(state, poll_interval=settings.poll_interval)
     proxies = ProxyPolicy(parse_networks(settings.trusted_proxies))
     metrics = Metrics(_catalog_gauges(state, reloader))
-    families: dict[object, tuple[str, str]] = {}
     in_flight = observe.InFlight()
-    middlewares = [observe.middleware(metrics, settings.observe, proxies, families, in_flight)]
+    observed = observe.observer(metrics, settings.observe, proxies, in_flight)
+
+    def wrap(handler: observe.Handler) -> observe.Handler:
+        name = getattr(handler, "__name__", "")
+        endpoint, family = FAMILIES.get(name, (name or "static", "people"))
+        return observed(handler, endpoint, family)
+
+    middlewares = []
     if settings.rate_limit > 0:
         middlewares.append(
             _rate_limiter(TokenBuckets(settings.rate_limit, settings.rate_burst), proxies)
@@ -518,25 +524,22 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
             yield
 
     app.cleanup_ctx.append(reloading)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/healthz", wrap(healthz))
+    app.router.add_get("/readyz", wrap(readyz))
     if settings.metrics_on_main_port:
-        app.router.add_get("/metrics", metrics_page)
+        app.router.add_get("/metrics", wrap(metrics_page))
     for path in THUNDERBIRD_PATHS:
-        app.router.add_get(path, thunderbird_config)
-    app.router.add_get("/v1.1/{domain}", thunderbird_ispdb)
+        app.router.add_get(path, wrap(thunderbird_config))
+    app.router.add_get("/v1.1/{domain}", wrap(thunderbird_ispdb))
     for path in (pacc.PATH, pacc.LEGACY_PATH):
-        app.router.add_get(path, pacc_document)
+        app.router.add_get(path, wrap(pacc_document))
     for path in (*COMMON_AUTODISCOVER_PATHS, AUTODISCOVER_PATH):
-        app.router.add_post(path, autodiscover_post)
-        app.router.add_get(path, autodiscover_get)
+        app.router.add_post(path, wrap(autodiscover_post))
+        app.router.add_get(path, wrap(autodiscover_get))
     for path in AUTODISCOVER_JSON_PATHS:
-        app.router.add_get(path, autodiscover_json_get)
+        app.router.add_get(path, wrap(autodiscover_json_get))
     for path in APPLE_PROFILE_PATHS:
-        app.router.add_get(path, apple_profile)
+        app.router.add_get(path, wrap(apple_profile))
     if settings.settings_page:
-        settings_web.add_routes(app, lambda: state.catalog)
-    for route in app.router.routes():
-        name = getattr(route.handler, "__name__", "")
-        families[route.handler] = FAMILIES.get(name, (name or "static", "people"))
+        settings_web.add_routes(app, lambda: state.catalog, wrap)
     return app
