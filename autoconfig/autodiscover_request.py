@@ -17,7 +17,7 @@ from lxml import etree
 
 from .formats import mobilesync
 from .formats.outlook import OUTLOOK_NS, ErrorCode
-from .xmlsafe import hardened_parser, mentions_doctype
+from .xmlsafe import mentions_doctype, reused_parser
 
 
 class Family(StrEnum):
@@ -56,10 +56,8 @@ def _local_name(element: etree._Element) -> str:
 
 
 def _child(parent: etree._Element, name: str) -> etree._Element | None:
-    for child in parent:
-        if _local_name(child) == name:
-            return child
-    return None
+    """The first child called `name` in any namespace, or none (lxml's `{*}` wildcard)."""
+    return parent.find(f"{{*}}{name}")
 
 
 def _default_schema(root: etree._Element) -> str:
@@ -75,7 +73,7 @@ def parse_request(body: bytes) -> AutodiscoverRequest:
     if mentions_doctype(body):
         raise AutodiscoverRequestError(ErrorCode.INVALID_REQUEST, "DTDs are not accepted")
     try:
-        root = etree.fromstring(body, hardened_parser())
+        root = etree.fromstring(body, reused_parser())
     except etree.XMLSyntaxError as exc:
         raise AutodiscoverRequestError(
             ErrorCode.INVALID_REQUEST, "the request is not well-formed XML"

@@ -215,11 +215,14 @@ async def autodiscover_post(request: web.Request) -> web.Response:
     """Outlook POX: the address comes from the XML body."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, request.content_length)
-    try:
-        async with asyncio.timeout(request.app[SETTINGS].body_timeout):
-            body = await request.read()
-    except TimeoutError:
-        raise web.HTTPRequestTimeout(text="the request body did not arrive in time\n") from None
+    if request.content.is_eof():
+        body = await request.read()
+    else:
+        try:
+            async with asyncio.timeout(request.app[SETTINGS].body_timeout):
+                body = await request.read()
+        except TimeoutError:
+            raise web.HTTPRequestTimeout(text="the request body did not arrive in time\n") from None
     try:
         parsed = parse_request(body)
     except AutodiscoverRequestError as exc:

@@ -6,6 +6,7 @@ no network access, libxml2's size limits kept (no huge_tree), comments and proce
 instructions dropped. Callers also refuse any document that declares a DTD at all.
 """
 
+import threading
 from typing import Any
 
 from lxml import etree
@@ -47,9 +48,27 @@ def hardened_parser() -> etree.XMLParser:
 def mentions_doctype(body: bytes) -> bool:
     """Whether raw bytes hold a document type declaration, in any encoding XML allows.
 
-    Checked before parsing, so that nothing a DTD names is even looked at.
+    Checked before parsing, so that nothing a DTD names is even looked at. Only UTF-16 and
+    UTF-32 text has NUL bytes, so most bodies need one search.
     """
+    if b"\x00" not in body:
+        return _DOCTYPE_MARKS[0] in body
     return any(mark in body for mark in _DOCTYPE_MARKS)
+
+
+_per_thread = threading.local()
+
+
+def reused_parser() -> etree.XMLParser:
+    """This thread's hardened parser, made once: building one costs as much as a small parse.
+
+    A parser must not be used by two threads at once, hence one per thread; parsing a new
+    document resets it, so nothing of one request reaches the next.
+    """
+    parser = getattr(_per_thread, "parser", None)
+    if parser is None:
+        parser = _per_thread.parser = hardened_parser()
+    return parser
 
 
 def declares_dtd(root: etree._Element) -> bool:
