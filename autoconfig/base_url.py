@@ -30,10 +30,11 @@ def _check_name(name: str) -> str:
     name = name.lower().removesuffix(".")
     if not name or len(name) > MAX_HOST_OCTETS:
         raise HostError("the host name is empty or too long")
-    try:
-        return str(ipaddress.IPv4Address(name))
-    except ValueError:
-        pass
+    if name[-1].isdigit():
+        try:
+            return str(ipaddress.IPv4Address(name))
+        except ValueError:
+            pass
     if not all(_LABEL.match(label) for label in name.split(".")):
         raise HostError("the Host header is not a host name")
     return name

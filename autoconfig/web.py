@@ -42,6 +42,8 @@ AUTODISCOVER_PATH = r"/{path:(?i:autodiscover/autodiscover\.xml)}"
 COMMON_AUTODISCOVER_PATHS = ("/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml")
 """The spellings clients send, as plain routes: found by a dict lookup, not the regex above."""
 AUTODISCOVER_JSON_PATHS = (
+    "/autodiscover/autodiscover.json",
+    "/autodiscover/autodiscover.json/v1.0/{address}",
     r"/{path:(?i:autodiscover/autodiscover\.json(?:/v1\.0)?)}",
     r"/{path:(?i:autodiscover/autodiscover\.json/v1\.0)}/{address:.+}",
 )

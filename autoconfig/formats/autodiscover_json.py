@@ -61,7 +61,10 @@ def _dump(document: dict[str, str]) -> bytes:
 
 
 def render_url(protocol: Protocol, url: str) -> bytes:
-    return _dump({"Protocol": protocol.value, "Url": url})
+    """`{"Protocol":...,"Url":...}`, written directly: json.dumps of the whole dict would cost
+    more than the rest of the request; the URL alone is escaped by the JSON encoder."""
+    quoted = json.dumps(url, ensure_ascii=True)
+    return f'{{"Protocol":"{protocol.value}","Url":{quoted}}}'.encode("ascii")
 
 
 def pox_url(base_url: str) -> str:
