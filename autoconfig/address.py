@@ -155,6 +155,24 @@ def domain_from_host(host: str, prefixes: Collection[str]) -> str:
     return name
 
 
+_HOST_LABELS = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z"
+)
+
+
+def check_host_local_part(address: EmailAddress, needed: bool) -> None:
+    """Refuse a local part that would make a host name of anything but DNS labels.
+
+    Providers whose server names hold %EMAILLOCALPART% (per-user hosts) would otherwise write
+    whatever a link carries (`evil.example?@...`) into a server name, even a signed profile's.
+    """
+    if needed and not _HOST_LABELS.match(address.local_part):
+        raise AddressError(
+            "this provider names servers after the local part, which must then be letters, "
+            "digits, hyphens and dots"
+        )
+
+
 def placeholder_errors(template: str, allowed: Collection[str]) -> list[str]:
     """Describe each %...% token of a template that is not one of the allowed placeholders."""
     errors = []

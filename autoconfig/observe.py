@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
@@ -31,6 +32,8 @@ access_log = logging.getLogger("autoconfig.access")
 REQUEST_ID_HEADER = "X-Request-Id"
 ADDRESS_KEY = web.RequestKey("address", str)
 """Handlers store the address they read here; the access log writes it as the admin chose."""
+_UNPRINTABLE = re.compile(r'[\x00-\x1f\x7f"\\]')
+"""Escaped in common-format lines, so a path cannot end a line or forge another one."""
 _GOOD_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -142,6 +145,16 @@ class Metrics:
         requests.sums[family] += seconds
 
 
+def quiet_bad_requests(record: logging.LogRecord) -> bool:
+    """Drop aiohttp's log of a request it could not parse (answered 400 already).
+
+    It is written at ERROR with a traceback and the raw request line, query string and any
+    address included: a flood for whoever sends garbage, and a leak past --log-addresses.
+    """
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, HttpProcessingError)
+
+
 class InFlight:
     """Requests being handled now, so a stopping server can wait for them to finish."""
 
@@ -234,6 +247,7 @@ def _log(
         access_log.info(json.dumps(record, ensure_ascii=False))
     else:
         when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+        path = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", path)
         who = shown or "-"
         line = f'{client} - {who} [{when}] "{request.method} {path}" {status} - {request_id}'
         access_log.info(line)

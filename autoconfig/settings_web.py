@@ -8,12 +8,13 @@ a value from providers.yaml nor anything typed into the form can run code or lea
 Pages that show an address are never cached and never indexed.
 """
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from .address import AddressError, normalize_domain, parse_address
+from .address import AddressError, check_host_local_part, normalize_domain, parse_address
 from .catalog import Catalog
 from .formats.settings_page import (
     CONTENT_TYPE,
@@ -61,6 +62,9 @@ class SettingsSite:
     catalog: Callable[[], Catalog]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Characters no HTML document may hold: dropped from what the page echoes of the input."""
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SITE = web.AppKey("settings_site", SettingsSite)
 
@@ -102,18 +106,24 @@ async def settings_for_address(request: web.Request) -> web.Response:
     if given is None:
         return _html(site.renderer.index(_page(request, "/settings")), PUBLIC_PAGE)
     given = given.strip()
-    page = _page(request, "/settings", (("emailaddress", given),))
+    shown = _CONTROL.sub("", given)
+    page = _page(request, "/settings", (("emailaddress", shown),))
     if not given:
         return _html(site.renderer.index(page, FormState("", "error.empty")), PRIVATE_PAGE, 400)
     try:
         address = parse_address(given)
     except AddressError:
-        form = FormState(given, "error.invalid_address")
+        form = FormState(shown, "error.invalid_address")
         return _html(site.renderer.index(page, form), PRIVATE_PAGE, 400)
     match = site.catalog().lookup(address.ascii_domain)
     if match is None or not match.provider.has_settings:
-        body = site.renderer.not_served(page, address.ascii_domain, given)
+        body = site.renderer.not_served(page, address.ascii_domain, shown)
         return _html(body, PRIVATE_PAGE, 404)
+    try:
+        check_host_local_part(address, match.provider.hosts_need_local_part)
+    except AddressError:
+        form = FormState(shown, "error.invalid_address")
+        return _html(site.renderer.index(page, form), PRIVATE_PAGE, 400)
     has_profile = match.entry.mobileconfig.template is not None
     target = Target(match.domain, address)
     body = site.renderer.settings(page, match.provider, target, apple_profile=has_profile)

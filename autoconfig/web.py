@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote_plus
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from multidict import CIMultiDict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -18,6 +18,7 @@ from . import observe, settings_web
 from .address import (
     AddressError,
     EmailAddress,
+    check_host_local_part,
     domain_from_host,
     normalize_domain,
     parse_address,
@@ -204,6 +205,10 @@ def _autodiscover_answer(catalog: Catalog, address: EmailAddress) -> web.Respons
     match = catalog.lookup(address.ascii_domain)
     if match is None:
         return _autodiscover_error(outlook.ErrorCode.ADDRESS_NOT_FOUND)
+    try:
+        check_host_local_part(address, match.provider.hosts_need_local_part)
+    except AddressError as exc:
+        return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"EMailAddress: {exc}")
     redirect = match.redirect
     if redirect is not None and redirect.url is not None:
         raise web.HTTPFound(redirect.url, headers=PRIVATE_HEADERS)
@@ -302,6 +307,10 @@ async def apple_profile(request: web.Request) -> web.Response:
     match = request.app[STATE].catalog.lookup(address.ascii_domain)
     if match is None:
         return _not_served(address.ascii_domain)
+    try:
+        check_host_local_part(address, match.provider.hosts_need_local_part)
+    except AddressError as exc:
+        raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
     try:
         body = match.entry.mobileconfig.fill(address)
     except mobileconfig.ProfileUnavailable as exc:
@@ -417,6 +426,20 @@ async def autodiscover_json_get(request: web.Request) -> web.Response:
     if body is None:
         return _json(autodiscover_json.render_not_offered(protocol, address.domain), 404)
     return _json(body)
+
+
+async def expect_continue(request: web.Request) -> None:
+    """`Expect: 100-continue` is honoured; anything else gets 417 without echoing the header.
+
+    aiohttp's own handler quotes the header in its answer and fails (500) on bytes it cannot
+    encode.
+    """
+    if request.version >= (1, 1) and request.headers.get(hdrs.EXPECT, "").lower() == (
+        "100-continue"
+    ):
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return
+    raise web.HTTPExpectationFailed(text="Unsupported Expect header.\n")
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -547,4 +570,6 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
         app.router.add_get(path, wrap(apple_profile))
     if settings.settings_page:
         settings_web.add_routes(app, lambda: state.catalog, wrap)
+    for route in app.router.routes():
+        route._expect_handler = expect_continue  # type: ignore[attr-defined]
     return app
