@@ -34,6 +34,7 @@ from .web import (
     SETTINGS,
     STATE,
     THUNDERBIRD_PATHS,
+    WRAP,
     Settings,
     create_app,
     healthz,
@@ -118,13 +119,14 @@ async def to_https(request: web.Request) -> web.Response:
 def plain_http_app(main: web.Application) -> web.Application:
     """The legacy-HTTP listener: the same state as the main app, fewer routes."""
     app = web.Application(client_max_size=main._client_max_size)
-    for key in (STATE, SETTINGS, PROXIES, METRICS, DRAINING, RELOADER):
+    for key in (STATE, SETTINGS, PROXIES, METRICS, DRAINING, RELOADER, IN_FLIGHT, WRAP):
         app[key] = main[key]
+    wrap = main[WRAP]
     for path in THUNDERBIRD_PATHS:
-        app.router.add_get(path, thunderbird_config)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_route("*", "/{tail:.*}", to_https)
+        app.router.add_get(path, wrap(thunderbird_config))
+    app.router.add_get("/healthz", wrap(healthz))
+    app.router.add_get("/readyz", wrap(readyz))
+    app.router.add_route("*", "/{tail:.*}", wrap(to_https))
     return app
 
 

@@ -103,6 +103,8 @@ STATE = web.AppKey("state", ConfigState)
 PROXIES = web.AppKey("proxies", ProxyPolicy)
 METRICS = web.AppKey("metrics", Metrics)
 IN_FLIGHT = web.AppKey("in_flight", observe.InFlight)
+WRAP = web.AppKey("wrap", Callable[[observe.Handler], observe.Handler])
+"""Adds request ids, metrics and access logs to a handler; other listeners' apps use it too."""
 DRAINING = web.AppKey("draining", asyncio.Event)
 """Set on shutdown: /readyz then answers 503 so load balancers stop sending new requests."""
 RELOADER = web.AppKey("reloader", Reloader)
@@ -499,6 +501,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "healthz": ("healthz", "operations"),
     "readyz": ("readyz", "operations"),
     "metrics_page": ("metrics", "operations"),
+    "to_https": ("http-redirect", "redirect"),
 }
 """Metric labels per handler; the settings page's handlers count as family "people"."""
 
@@ -544,6 +547,7 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     app[METRICS] = metrics
     app[DRAINING] = asyncio.Event()
     app[IN_FLIGHT] = in_flight
+    app[WRAP] = wrap
     if signer is not None:
         app[PROFILE_SIGNER] = signer
 

@@ -332,3 +332,18 @@ def test_runs_under_gunicorns_aiohttp_worker(tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def test_plain_http_listener_requests_are_counted(tmp_path, ca):
+    chain, key, _ = write_cert(ca, tmp_path)
+    http_port = free_port()
+    with ServerProcess(
+        BUNDLED, "--tls-cert", str(chain), "--tls-key", str(key), "--http-port", str(http_port)
+    ) as server:
+        status, headers, _ = get(
+            f"http://127.0.0.1:{http_port}/mail/config-v1.1.xml?emailaddress=a%40example.com"
+        )
+        assert status == 200 and headers["X-Request-Id"]
+        url = f"https://127.0.0.1:{server.port}/metrics"
+        _, _, body = get(url, client_context(ca))
+    assert 'endpoint="config-v1.1.xml",family="thunderbird",status="200"} 1.0' in body.decode()
