@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 from lxml import etree
@@ -30,7 +29,7 @@ from .address import (
 )
 from .errors import ConfigInvalid
 from .formats.thunderbird import render_ispdb
-from .loader import MAX_DISPLAY_NAME, MAX_SHORT_NAME, is_host_name, parse_providers
+from .loader import MAX_DISPLAY_NAME, MAX_SHORT_NAME, is_host_name, parse_providers, url_problem
 from .model import NO_AUTH_METHODS, Authentication, IncomingType, Provider, SocketType
 from .xmlsafe import hardened_parser
 
@@ -152,23 +151,6 @@ def _clean(text: str | None) -> str:
 
 def _has_forbidden(text: str) -> bool:
     return any(unicodedata.category(c) in ("Cc", "Cs", "Co") or c in "\ufffe\uffff" for c in text)
-
-
-def _url_problem(value: str, *, https_only: bool) -> str | None:
-    """Why the loader would refuse this URL, or None."""
-    if any(char.isspace() for char in value):
-        return "contains spaces"
-    parts = urlsplit(value)
-    schemes = ("https",) if https_only else ("https", "http")
-    if parts.scheme not in schemes:
-        return f"does not start with {' or '.join(s + '://' for s in schemes)}"
-    try:
-        host = parts.hostname
-    except ValueError:
-        host = None
-    if not host or not is_host_name(host):
-        return "has no valid host name"
-    return None
 
 
 def _is_language(code: str) -> bool:
@@ -478,7 +460,7 @@ class _FileReader:
         for element in provider.iterchildren("documentation"):
             self.use(element)
             url = _clean(element.get("url"))
-            problem = _url_problem(url, https_only=False) if url else "is missing"
+            problem = url_problem(url, https_only=False) if url else "is missing"
             if problem:
                 self.note(element.sourceline, f"<documentation> url {problem}: not imported")
                 self.used.update(element.iter())
@@ -537,7 +519,7 @@ class _FileReader:
             for page in block.iterchildren("loginPage"):
                 self.use(page)
                 url = _clean(page.get("url"))
-                problem = _url_problem(url, https_only=False) if url else "is missing"
+                problem = url_problem(url, https_only=False) if url else "is missing"
                 if problem:
                     self.note(page.sourceline, f"<loginPage> url {problem}: not imported")
                 elif kept is None:
@@ -564,7 +546,7 @@ class _FileReader:
             value = _clean(element.text)
             if not value or _has_forbidden(value):
                 problems.append(f"<{key}> is empty or holds control characters")
-            elif key.endswith("URL") and (why := _url_problem(value, https_only=True)):
+            elif key.endswith("URL") and (why := url_problem(value, https_only=True)):
                 problems.append(f"<{key}> {why}")
             else:
                 values[key] = value

@@ -199,21 +199,33 @@ def _domain_name(text: str) -> tuple[str, bool] | str:
         return f"{text!r}: {exc}"
 
 
-def _check_url(value: str, *, https_only: bool) -> str | None:
-    """Return why a URL is unusable for clients, or None when it is fine."""
+def url_problem(value: str, *, https_only: bool) -> str | None:
+    """Why a URL is unusable for clients ("contains spaces", ...), or None when it is fine."""
     if any(char.isspace() for char in value):
-        return f"{value!r} is not a URL (it contains spaces)"
+        return "contains spaces"
     parts = urlsplit(value)
     schemes = ("https",) if https_only else ("https", "http")
     if parts.scheme not in schemes:
-        return f"{value!r} must start with {' or '.join(s + '://' for s in schemes)}"
+        return f"does not start with {' or '.join(s + '://' for s in schemes)}"
     try:
         host = parts.hostname
     except ValueError:
         host = None
     if not host or not is_host_name(host):
-        return f"{value!r} has no valid host name"
+        return "has no valid host name"
     return None
+
+
+def _check_url(value: str, *, https_only: bool) -> str | None:
+    """The loader's message for an unusable URL, or None when it is fine."""
+    problem = url_problem(value, https_only=https_only)
+    if problem is None:
+        return None
+    if problem == "contains spaces":
+        return f"{value!r} is not a URL (it contains spaces)"
+    if problem.startswith("does not start"):
+        return f"{value!r} must start" + problem.removeprefix("does not start")
+    return f"{value!r} {problem}"
 
 
 @dataclass

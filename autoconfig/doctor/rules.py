@@ -9,17 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..model import Authentication, Server, SocketType
+from ..spec import DEFAULT_PORTS
 from .findings import Finding, failed, passed, warned
 from .protocols import Capabilities
 
 STANDARD_PORTS = {
-    ("imap", SocketType.SSL): 993,
-    ("imap", SocketType.STARTTLS): 143,
-    ("pop3", SocketType.SSL): 995,
-    ("pop3", SocketType.STARTTLS): 110,
-    ("smtp", SocketType.SSL): 465,
-    ("smtp", SocketType.STARTTLS): 587,
+    key: port for key, port in DEFAULT_PORTS.items() if key[1] is not SocketType.PLAIN
 }
+"""The ports clients expect for each protocol and TLS mode (the loader's defaults)."""
 
 _CLEARTEXT_MECHANISMS = frozenset({"PLAIN", "LOGIN"})
 
