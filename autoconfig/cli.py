@@ -23,7 +23,7 @@ from .errors import ConfigInvalid
 from .formats.mobileconfig import ProfileUnavailable
 from .lint import lint
 from .loader import Config, load_config
-from .observe import AddressLogging, LogFormat, ObserveSettings, access_log, quiet_bad_requests
+from .observe import AddressLogging, LogFormat, ObserveSettings, quiet_bad_requests
 from .profile_signing import SigningSetupError
 from .server import ServerOptions, TLSSetupError, run_workers, serve
 from .web import Settings
@@ -109,10 +109,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         del config
         return run_workers(args.workers, sys.argv[1:])
     logging.basicConfig(level=logging.INFO, format="autoconfig: %(levelname)s %(message)s")
-    raw = logging.StreamHandler(sys.stderr)
-    raw.setFormatter(logging.Formatter("%(message)s"))
-    access_log.addHandler(raw)
-    access_log.propagate = False  # one line per request, exactly as formatted (JSON stays JSON)
     logging.getLogger("aiohttp.server").addFilter(quiet_bad_requests)
     settings, options = _settings(args)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:

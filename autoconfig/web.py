@@ -6,7 +6,7 @@ response with the right status, content type and cache headers. No XML is built 
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote_plus
 
@@ -90,7 +90,7 @@ class Settings:
     """Serve the page people read (`/`, `/settings`); off for providers that do not want it."""
     trusted_proxies: tuple[str, ...] = ()
     """Peers (addresses or networks) whose X-Forwarded-For/-Proto/-Host headers are believed."""
-    observe: ObserveSettings = ObserveSettings()  # noqa: RUF009 - frozen, so safe to share
+    observe: ObserveSettings = field(default_factory=ObserveSettings)
     rate_limit: float = 0.0
     """Requests a second per client IP; 0 turns the limit off."""
     rate_burst: float = 20.0
@@ -548,6 +548,11 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     app[DRAINING] = asyncio.Event()
     app[IN_FLIGHT] = in_flight
     app[WRAP] = wrap
+
+    async def flush_access_log(app: web.Application) -> None:
+        settings.observe.writer.flush()
+
+    app.on_cleanup.append(flush_access_log)
     if signer is not None:
         app[PROFILE_SIGNER] = signer
 
