@@ -9,7 +9,7 @@ Pages that show an address are never cached and never indexed.
 """
 
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -26,6 +26,7 @@ from .formats.settings_page import (
 )
 from .formats.settings_view import Target
 from .i18n import choose_language
+from .query import ADDRESS_PARAMETERS, query_value
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -50,7 +51,6 @@ PRIVATE_PAGE = {"Cache-Control": "no-store", "Vary": "Accept-Language", "X-Robot
 """Pages that show the address someone typed."""
 STATIC_CACHE = {"Cache-Control": "public, max-age=86400"}
 
-ADDRESS_PARAMETERS = ("emailaddress", "email")
 LANGUAGE_PARAMETER = "lang"
 
 
@@ -69,16 +69,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SITE = web.AppKey("settings_site", SettingsSite)
 
 
-def _query_value(request: web.Request, names: Iterable[str]) -> str | None:
-    """A query parameter by any of its names, in any letter case."""
-    wanted = set(names)
-    return next((value for key, value in request.query.items() if key.lower() in wanted), None)
-
-
 def _page(request: web.Request, path: str, query: tuple[tuple[str, str], ...] = ()) -> Page:
     renderer = request.app[SITE].renderer
     choice = choose_language(
-        _query_value(request, (LANGUAGE_PARAMETER,)),
+        query_value(request, (LANGUAGE_PARAMETER,)),
         request.headers.get("Accept-Language"),
         renderer.catalogues.languages,
     )
@@ -102,7 +96,7 @@ async def index(request: web.Request) -> web.Response:
 async def settings_for_address(request: web.Request) -> web.Response:
     """`/settings?emailaddress=ADDR`: the provider's settings with the address filled in."""
     site = request.app[SITE]
-    given = _query_value(request, ADDRESS_PARAMETERS)
+    given = query_value(request, ADDRESS_PARAMETERS)
     if given is None:
         return _html(site.renderer.index(_page(request, "/settings")), PUBLIC_PAGE)
     given = given.strip()

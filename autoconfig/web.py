@@ -5,10 +5,9 @@ response with the right status, content type and cache headers. No XML is built 
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote_plus
 
 from aiohttp import hdrs, web
 from multidict import CIMultiDict
@@ -33,6 +32,7 @@ from .limits import TokenBuckets, retry_after
 from .loader import Config, load_config
 from .observe import ADDRESS_KEY, Metrics, ObserveSettings
 from .profile_signing import ProfileSigner, SigningSetupError, load_signer
+from .query import ADDRESS_PARAMETERS, query_value
 from .reload import ConfigState, Reloader
 
 MAX_BODY_BYTES = 16 * 1024
@@ -49,7 +49,6 @@ AUTODISCOVER_JSON_PATHS = (
     r"/{path:(?i:autodiscover/autodiscover\.json/v1\.0)}/{address:.+}",
 )
 """Autodiscover v2: the address as ?Email=..., or as the path segment after /v1.0/."""
-ADDRESS_PARAMETERS = ("emailaddress", "email")
 
 THUNDERBIRD_HEADERS = {
     "Cache-Control": "public, max-age=3600",
@@ -118,31 +117,6 @@ def _host(request: web.Request) -> str:
     return request.app[PROXIES].host(request) or ""
 
 
-def _query_value(request: web.Request, names: Iterable[str]) -> str | None:
-    """A query parameter by any of its names, in any letter case (clients are not consistent).
-
-    The raw query string is scanned first: building aiohttp's decoded query mapping costs more
-    than the rest of a Thunderbird request together. Keys that are themselves percent-encoded
-    fall through to that mapping.
-    """
-    path = request.raw_path
-    start = path.find("?")
-    if start < 0:
-        return None
-    wanted = names if isinstance(names, tuple) else tuple(names)
-    for pair in path[start + 1 :].split("&"):
-        key, _, value = pair.partition("=")
-        if key.lower() in wanted:
-            value = value.replace("%40", "@")
-            return unquote_plus(value) if "%" in value or "+" in value else value
-    if "%" not in path[start:]:
-        return None
-    for key, value in request.query.items():
-        if key.lower() in wanted:
-            return value
-    return None
-
-
 def _not_served(domain: str) -> web.Response:
     return web.Response(
         status=404,
@@ -161,7 +135,7 @@ async def thunderbird_config(request: web.Request) -> web.Response:
     """`config-v1.1.xml`: the domain comes from `emailaddress`, else from the Host header."""
     catalog = request.app[STATE].catalog
     address_problem = None
-    given = _query_value(request, ("emailaddress",))
+    given = query_value(request, ("emailaddress",))
     if given:
         try:
             address = parse_address(given)
@@ -250,7 +224,7 @@ async def autodiscover_post(request: web.Request) -> web.Response:
 async def autodiscover_get(request: web.Request) -> web.Response:
     """Clients that GET the POX URL: an address parameter, or the domain from the Host header."""
     catalog = request.app[STATE].catalog
-    given = _query_value(request, ADDRESS_PARAMETERS)
+    given = query_value(request, ADDRESS_PARAMETERS)
     if given:
         try:
             address = parse_address(given)
@@ -298,7 +272,7 @@ async def apple_profile(request: web.Request) -> web.Response:
 
     Made for one address, so never cached; signed when a certificate is configured.
     """
-    given = _query_value(request, ADDRESS_PARAMETERS)
+    given = query_value(request, ADDRESS_PARAMETERS)
     if not given:
         raise web.HTTPBadRequest(text="Give ?emailaddress=you@your.domain\n")
     try:
@@ -407,11 +381,11 @@ def _json_autodiscover_v1(
 
 async def autodiscover_json_get(request: web.Request) -> web.Response:
     """Autodiscover v2 (JSON): the URL of one protocol for an address, or a JSON error."""
-    given_protocol = _query_value(request, ("protocol",))
+    given_protocol = query_value(request, ("protocol",))
     protocol = autodiscover_json.parse_protocol(given_protocol)
     if protocol is None:
         return _json(autodiscover_json.render_protocol_error(given_protocol), 400)
-    given = request.match_info.get("address") or _query_value(request, ("email",))
+    given = request.match_info.get("address") or query_value(request, ("email",))
     if not given:
         return _json(autodiscover_json.render_missing_address(), 400)
     try:
