@@ -85,3 +85,26 @@ def bundled_server() -> Iterator[str]:
 def varied_server() -> Iterator[str]:
     with live_server(VARIED) as url:
         yield url
+
+
+OUTLOOK_TOOL = SHARED / "tools" / "outlook"
+OUTLOOK_VENVS = Path(os.environ.get("OUTLOOK_ACC_VENVS", "/tmp/outlook-acceptance-venvs"))
+OUTLOOK_PYTHON = OUTLOOK_VENVS / "main" / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def harness() -> Path:
+    """The Outlook harness's virtualenv (../shared/tools/outlook), set up from PyPI if missing."""
+    if not OUTLOOK_TOOL.is_dir():
+        pytest.skip(f"{OUTLOOK_TOOL} is absent (../shared is not beside the checkout)")
+    if not OUTLOOK_PYTHON.exists():
+        result = subprocess.run(
+            ["bash", str(OUTLOOK_TOOL / "setup.sh")],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        if result.returncode != 0 or not OUTLOOK_PYTHON.exists():
+            pytest.skip(f"the Outlook harness could not be set up: {result.stderr[-500:]}")
+    return OUTLOOK_PYTHON

@@ -5,62 +5,22 @@ Runs ../shared/tools/outlook/mobileconfig_check.py from the Outlook harness's vi
 reason when ../shared, the harness venv (created by its setup.sh from PyPI) or openssl is absent.
 """
 
-import contextlib
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .apple_support import SigningFiles, make_signing_files
-from .conftest import BUNDLED, SHARED, free_port
-
-TOOL = SHARED / "tools" / "outlook"
-VENVS = Path(os.environ.get("OUTLOOK_ACC_VENVS", "/tmp/outlook-acceptance-venvs"))
-PYTHON = VENVS / "main" / "bin" / "python"
+from .conftest import BUNDLED, live_server
+from .conftest import OUTLOOK_TOOL as TOOL
 
 
-@pytest.fixture(scope="module")
-def harness() -> Path:
-    if not (TOOL / "mobileconfig_check.py").is_file():
-        pytest.skip(f"{TOOL} is absent (../shared is not beside the checkout)")
-    if not PYTHON.exists():
-        result = subprocess.run(
-            ["bash", str(TOOL / "setup.sh")],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        if result.returncode != 0 or not PYTHON.exists():
-            pytest.skip(f"the Outlook harness could not be set up: {result.stderr[-500:]}")
-    return PYTHON
-
-
-@contextlib.contextmanager
-def serving(*options: str) -> Iterator[str]:
+def serving(*options: str):
     """`autoconfig serve` with extra options, in its own process, as Safari would reach it."""
-    port = free_port()
-    command = [sys.executable, "-m", "autoconfig", "serve", "--config", str(BUNDLED)]
-    process = subprocess.Popen(
-        [*command, "--port", str(port), "--no-watch", *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        banner = process.stdout.readline() if process.stdout else ""
-        if "serving" not in banner:
-            raise RuntimeError(f"server did not start: {banner}{process.communicate()[1]}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    return live_server(BUNDLED, "--no-watch", *options)
 
 
 @pytest.fixture(scope="module")

@@ -7,35 +7,14 @@ skip with the reason when ../shared or PyPI is out of reach.
 """
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import BUNDLED, SHARED
-
-TOOL = SHARED / "tools" / "outlook"
-VENVS = Path(os.environ.get("OUTLOOK_ACC_VENVS", "/tmp/outlook-acceptance-venvs"))
-PYTHON = VENVS / "main" / "bin" / "python"
-
-
-@pytest.fixture(scope="module")
-def harness() -> Path:
-    if not TOOL.is_dir():
-        pytest.skip(f"{TOOL} is absent (../shared is not beside the checkout)")
-    if not PYTHON.exists():
-        result = subprocess.run(
-            ["bash", str(TOOL / "setup.sh")],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        if result.returncode != 0 or not PYTHON.exists():
-            pytest.skip(f"the Outlook harness could not be set up: {result.stderr[-500:]}")
-    return PYTHON
+from .conftest import BUNDLED
+from .conftest import OUTLOOK_TOOL as TOOL
 
 
 def check(python: Path, script: str, *args: str) -> tuple[int, dict]:

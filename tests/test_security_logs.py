@@ -18,10 +18,22 @@ FORGED = b"/v1.1/plain.example%0A127.0.0.1%20-%20-%20%5Bforged%5D%20%22GET%20adm
 COMMON_LINE = re.compile(r'\S+ - \S+ \[[^\]]+\] "[A-Z]+ [^"]*" \d{3} - \S+\Z')
 
 
-def _access_lines(server: LiveServer) -> list[str]:
-    """The lines of standard error that are not the server's own `autoconfig: ...` messages."""
-    time.sleep(0.2)
-    return [line for line in server.stderr().splitlines() if not line.startswith("autoconfig:")]
+def _access_lines(server: LiveServer, at_least: int = 2) -> list[str]:
+    """The lines of standard error that are not the server's own `autoconfig: ...` messages.
+
+    Access lines are written in batches (every 0.2 s), so this waits for `at_least` of them,
+    then a batch longer, so that any extra line a forged request made is there too.
+    """
+    deadline = time.monotonic() + 10
+
+    def lines() -> list[str]:
+        text = server.stderr()
+        return [line for line in text.splitlines() if not line.startswith("autoconfig:")]
+
+    while len(lines()) < at_least and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    return lines()
 
 
 def _send(server: LiveServer, target: bytes) -> None:

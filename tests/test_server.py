@@ -151,7 +151,9 @@ def test_plain_http_listener_answers_thunderbird_and_sends_the_rest_to_https(tmp
 
 def test_exchangelib_follows_the_http_redirect_to_https(tmp_path, ca, monkeypatch):
     """Autodiscover clients re-POST after a 302 only to https: exchangelib does, here."""
-    from .test_acceptance_outlook import PYTHON, TOOL, check
+    from .conftest import OUTLOOK_PYTHON as PYTHON
+    from .conftest import OUTLOOK_TOOL as TOOL
+    from .test_acceptance_outlook import check
 
     if not PYTHON.exists() or not TOOL.is_dir():
         pytest.skip("the Outlook harness is not set up (see tests/test_acceptance_outlook.py)")
