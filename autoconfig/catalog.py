@@ -6,7 +6,10 @@ request in flight keeps the catalog it started with.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from multidict import CIMultiDict
 
 from .formats import mobileconfig, mobilesync, outlook, thunderbird
 from .loader import Config
@@ -23,11 +26,38 @@ class ProviderEntry:
     mobileconfig: mobileconfig.CompiledMobileconfig
     mobilesync: mobilesync.CompiledMobileSync | None
     """None when the provider declares no ActiveSync URL."""
+    has_settings: bool
+    """Provider.has_settings, read on every request, so worked out once."""
+    hosts_need_local_part: bool
+    mobileconfig_headers: CIMultiDict[str] = field(compare=False)
+    """Headers of the provider's Apple profile (content type, no-store, its file name)."""
+
+    @classmethod
+    def build(cls, provider: Provider) -> "ProviderEntry":
+        filename = mobileconfig.download_name(provider)
+        return cls(
+            provider=provider,
+            thunderbird=thunderbird.compile_provider(provider),
+            outlook=outlook.compile_provider(provider),
+            mobileconfig=mobileconfig.compile_provider(provider),
+            mobilesync=mobilesync.compile_provider(provider),
+            has_settings=provider.has_settings,
+            hosts_need_local_part=provider.hosts_need_local_part,
+            mobileconfig_headers=CIMultiDict(
+                {
+                    "Content-Type": mobileconfig.CONTENT_TYPE,
+                    "Cache-Control": "no-store",
+                    "Content-Disposition": f'attachment; filename="{filename}"',
+                }
+            ),
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
-    """The result of a lookup: whose domain it is and how it was listed."""
+class Match(NamedTuple):
+    """The result of a lookup: whose domain it is and how it was listed.
+
+    A named tuple: one is made per request, and a tuple is the cheapest immutable record.
+    """
 
     entry: ProviderEntry
     domain: str
@@ -57,13 +87,7 @@ class Catalog:
         wildcards: dict[str, tuple[ProviderEntry, Domain]] = {}
         entries = []
         for provider in providers:
-            entry = ProviderEntry(
-                provider=provider,
-                thunderbird=thunderbird.compile_provider(provider),
-                outlook=outlook.compile_provider(provider),
-                mobileconfig=mobileconfig.compile_provider(provider),
-                mobilesync=mobilesync.compile_provider(provider),
-            )
+            entry = ProviderEntry.build(provider)
             entries.append(entry)
             for domain in provider.domains:
                 index = wildcards if domain.wildcard else exact
@@ -113,6 +137,5 @@ class Catalog:
         if found is None:
             if self._default is None or not use_default:
                 return None
-            return Match(entry=self._default, domain=domain, listed_as=Domain(domain, listed=False))
-        entry, listed_as = found
-        return Match(entry=entry, domain=domain, listed_as=listed_as)
+            return Match(self._default, domain, Domain(domain, listed=False))
+        return Match(found[0], domain, found[1])

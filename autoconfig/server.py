@@ -24,8 +24,10 @@ from aiohttp import web
 
 from .address import AddressError, domain_from_host
 from .base_url import HostError, host_authority
+from .dispatch import FAST_ROUTES, Runner
 from .loader import Config
 from .web import (
+    CLIENTS,
     DRAINING,
     IN_FLIGHT,
     METRICS,
@@ -40,7 +42,6 @@ from .web import (
     healthz,
     metrics_page,
     readyz,
-    thunderbird_config,
 )
 
 log = logging.getLogger("autoconfig.server")
@@ -122,8 +123,11 @@ def plain_http_app(main: web.Application) -> web.Application:
     for key in (STATE, SETTINGS, PROXIES, METRICS, DRAINING, RELOADER, IN_FLIGHT, WRAP):
         app[key] = main[key]
     wrap = main[WRAP]
+    thunderbird_config = wrap(main[CLIENTS].thunderbird_config)
     for path in THUNDERBIRD_PATHS:
-        app.router.add_get(path, wrap(thunderbird_config))
+        app.router.add_get(path, thunderbird_config)
+    if FAST_ROUTES in main:
+        app[FAST_ROUTES] = {("GET", path): thunderbird_config for path in THUNDERBIRD_PATHS}
     app.router.add_get("/healthz", wrap(healthz))
     app.router.add_get("/readyz", wrap(readyz))
     app.router.add_route("*", "/{tail:.*}", wrap(to_https))
@@ -149,7 +153,7 @@ async def serve(settings: Settings, config: Config, options: ServerOptions) -> N
         app[RELOADER].hooks.append(lambda: load_chain(context, cert, key))
         app[RELOADER].extra_files = tuple(p for p in (cert, key) if p is not None)
     runners = []
-    main = web.AppRunner(
+    main = Runner(
         app,
         access_log=None,
         keepalive_timeout=options.client_timeout,
@@ -166,7 +170,7 @@ async def serve(settings: Settings, config: Config, options: ServerOptions) -> N
     if options.metrics_port is not None:
         extra.append((metrics_app(app), options.metrics_port))
     for sub_app, port in extra:
-        runner = web.AppRunner(sub_app, access_log=None, keepalive_timeout=options.client_timeout)
+        runner = Runner(sub_app, access_log=None, keepalive_timeout=options.client_timeout)
         await runner.setup()
         runners.append(runner)
         await web.TCPSite(runner, settings.host, port, reuse_port=options.reuse_port).start()

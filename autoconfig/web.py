@@ -27,6 +27,7 @@ from .autodiscover_request import AutodiscoverRequestError, Family, parse_reques
 from .base_url import HostError, public_base_url
 from .catalog import Catalog, Match
 from .clients import ProxyPolicy, parse_networks
+from .dispatch import FAST_ROUTES
 from .formats import autodiscover_json, mobileconfig, mobilesync, outlook, pacc
 from .limits import TokenBuckets, retry_after
 from .loader import Config, load_config
@@ -62,6 +63,7 @@ PRIVATE_HEADERS = {"Cache-Control": "no-store"}
 _XML = {"Content-Type": "text/xml; charset=utf-8"}
 _TB_XML = CIMultiDict({**_XML, **THUNDERBIRD_HEADERS})
 _PRIVATE_XML = CIMultiDict({**_XML, **PRIVATE_HEADERS})
+_PRIVATE_JSON = CIMultiDict({"Content-Type": "application/json; charset=utf-8", **PRIVATE_HEADERS})
 """Whole header sets, built once: the hot paths then skip content-type parsing per request."""
 
 APPLE_PROFILE_PATHS = ("/email.mobileconfig", "/apple/mobileconfig")
@@ -110,11 +112,7 @@ RELOADER = web.AppKey("reloader", Reloader)
 SETTINGS = web.AppKey("settings", Settings)
 PROFILE_SIGNER = web.AppKey("profile_signer", ProfileSigner)
 """Set only when profile signing is configured."""
-
-
-def _host(request: web.Request) -> str:
-    """The Host asked for (X-Forwarded-Host only from a trusted proxy); empty when none."""
-    return request.app[PROXIES].host(request) or ""
+CLIENTS = web.AppKey("clients", "ClientEndpoints")
 
 
 def _not_served(domain: str) -> web.Response:
@@ -126,47 +124,9 @@ def _not_served(domain: str) -> web.Response:
 
 
 def _thunderbird_answer(match: Match) -> web.Response:
-    if not match.provider.has_settings:
+    if not match.entry.has_settings:
         return _not_served(match.domain)
     return web.Response(body=match.entry.thunderbird.fill(match.domain), headers=_TB_XML)
-
-
-async def thunderbird_config(request: web.Request) -> web.Response:
-    """`config-v1.1.xml`: the domain comes from `emailaddress`, else from the Host header."""
-    catalog = request.app[STATE].catalog
-    address_problem = None
-    given = query_value(request, ("emailaddress",))
-    if given:
-        try:
-            address = parse_address(given)
-        except AddressError as exc:
-            address_problem = str(exc)
-        else:
-            request[ADDRESS_KEY] = str(address)
-            match = catalog.lookup(address.ascii_domain)
-            return _thunderbird_answer(match) if match else _not_served(address.ascii_domain)
-    try:
-        domain = domain_from_host(_host(request), ("autoconfig.",))
-    except AddressError:
-        domain = None
-    match = catalog.lookup(domain) if domain else None
-    if match is not None:
-        return _thunderbird_answer(match)
-    if address_problem is not None:
-        raise web.HTTPBadRequest(text=f"emailaddress: {address_problem}\n")
-    if domain is None:
-        raise web.HTTPBadRequest(text="Give ?emailaddress=you@your.domain\n")
-    return _not_served(domain)
-
-
-async def thunderbird_ispdb(request: web.Request) -> web.Response:
-    """`/v1.1/{domain}`: the ISPDB URL form, for clients pointed at this server as their ISPDB."""
-    try:
-        domain = normalize_domain(request.match_info["domain"])
-    except AddressError as exc:
-        raise web.HTTPBadRequest(text=f"{exc}\n") from exc
-    match = request.app[STATE].catalog.lookup(domain)
-    return _thunderbird_answer(match) if match else _not_served(domain)
 
 
 def _autodiscover_xml(body: bytes) -> web.Response:
@@ -181,136 +141,19 @@ def _autodiscover_answer(catalog: Catalog, address: EmailAddress) -> web.Respons
     match = catalog.lookup(address.ascii_domain)
     if match is None:
         return _autodiscover_error(outlook.ErrorCode.ADDRESS_NOT_FOUND)
-    try:
-        check_host_local_part(address, match.provider.hosts_need_local_part)
-    except AddressError as exc:
-        return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"EMailAddress: {exc}")
+    entry = match.entry
+    if entry.hosts_need_local_part:
+        try:
+            check_host_local_part(address, True)
+        except AddressError as exc:
+            return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"EMailAddress: {exc}")
     redirect = match.redirect
     if redirect is not None and redirect.url is not None:
         raise web.HTTPFound(redirect.url, headers=PRIVATE_HEADERS)
     if redirect is not None and redirect.address is not None:
         target = substitute(redirect.address, address)
         return _autodiscover_xml(outlook.render_redirect_address(target))
-    return _autodiscover_xml(match.entry.outlook.fill(address))
-
-
-async def autodiscover_post(request: web.Request) -> web.Response:
-    """Outlook POX: the address comes from the XML body."""
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, request.content_length)
-    if request.content.is_eof():
-        body = await request.read()
-    else:
-        try:
-            async with asyncio.timeout(request.app[SETTINGS].body_timeout):
-                body = await request.read()
-        except TimeoutError:
-            raise web.HTTPRequestTimeout(text="the request body did not arrive in time\n") from None
-    try:
-        parsed = parse_request(body)
-    except AutodiscoverRequestError as exc:
-        return _autodiscover_error(exc.code, exc.reason)
-    try:
-        address = parse_address(parsed.email)
-    except AddressError as exc:
-        return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"EMailAddress: {exc}")
-    request[ADDRESS_KEY] = str(address)
-    catalog = request.app[STATE].catalog
-    if parsed.family is Family.MOBILESYNC:
-        return _mobilesync_answer(catalog, address)
-    return _autodiscover_answer(catalog, address)
-
-
-async def autodiscover_get(request: web.Request) -> web.Response:
-    """Clients that GET the POX URL: an address parameter, or the domain from the Host header."""
-    catalog = request.app[STATE].catalog
-    given = query_value(request, ADDRESS_PARAMETERS)
-    if given:
-        try:
-            address = parse_address(given)
-        except AddressError as exc:
-            return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"address: {exc}")
-        return _autodiscover_answer(catalog, address)
-    try:
-        domain = domain_from_host(_host(request), ("autodiscover.",))
-    except AddressError:
-        return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, "no address was given")
-    match = catalog.lookup(domain)
-    redirect = match.redirect if match else None
-    if redirect is not None and redirect.url is not None:
-        raise web.HTTPFound(redirect.url, headers=PRIVATE_HEADERS)
-    provider = match.provider if match else None
-    if provider is None or redirect is not None or not provider.has_settings:
-        return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, "no address was given")
-    if provider.hosts_need_local_part:
-        return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, "the address is needed")
-    return _autodiscover_xml(outlook.render_settings(provider, None, domain))
-
-
-async def pacc_document(request: web.Request) -> web.Response:
-    """PACC: the domain comes from the Host (`ua-auto-config.<domain>`, or `<domain>` itself).
-
-    Served identity-encoded: clients hash the decoded body against the TXT record.
-    """
-    try:
-        domain = domain_from_host(_host(request), (pacc.HOST_PREFIX,))
-    except AddressError:
-        return _not_served("this host name")
-    match = request.app[STATE].catalog.lookup(domain)
-    if match is None or not match.provider.has_settings:
-        return _not_served(domain)
-    return web.Response(
-        body=pacc.render(match.provider, match.domain),
-        content_type=pacc.CONTENT_TYPE,
-        charset="utf-8",
-        headers=THUNDERBIRD_HEADERS,
-    )
-
-
-async def apple_profile(request: web.Request) -> web.Response:
-    """An Apple configuration profile for the `emailaddress` (or `email`) parameter.
-
-    Made for one address, so never cached; signed when a certificate is configured.
-    """
-    given = query_value(request, ADDRESS_PARAMETERS)
-    if not given:
-        raise web.HTTPBadRequest(text="Give ?emailaddress=you@your.domain\n")
-    try:
-        address = parse_address(given)
-    except AddressError as exc:
-        raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
-    request[ADDRESS_KEY] = str(address)
-    match = request.app[STATE].catalog.lookup(address.ascii_domain)
-    if match is None:
-        return _not_served(address.ascii_domain)
-    try:
-        check_host_local_part(address, match.provider.hosts_need_local_part)
-    except AddressError as exc:
-        raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
-    try:
-        body = match.entry.mobileconfig.fill(address)
-    except mobileconfig.ProfileUnavailable as exc:
-        return web.Response(
-            status=404, text=f"{exc}\n", headers={"Cache-Control": "public, max-age=300"}
-        )
-    signer = request.app.get(PROFILE_SIGNER)
-    if signer is not None:
-        body = signer.sign(body)
-    filename = mobileconfig.download_name(match.provider)
-    return web.Response(
-        body=body,
-        content_type=mobileconfig.CONTENT_TYPE,
-        headers={**PRIVATE_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def _profile_signer(settings: Settings) -> ProfileSigner | None:
-    """The signer, loaded now so that a bad file stops start-up instead of failing requests."""
-    if settings.profile_cert is None:
-        if settings.profile_key is not None:
-            raise SigningSetupError("--profile-key needs --profile-cert (the certificate chain)")
-        return None
-    return load_signer(settings.profile_cert, settings.profile_key)
+    return _autodiscover_xml(entry.outlook.fill(address))
 
 
 def _mobilesync_answer(catalog: Catalog, address: EmailAddress) -> web.Response:
@@ -333,13 +176,7 @@ def _mobilesync_answer(catalog: Catalog, address: EmailAddress) -> web.Response:
 
 def _json(body: bytes, status: int = 200) -> web.Response:
     """Autodiscover v2 answers; errors that mean "not here" are 404, so Outlook tries on."""
-    return web.Response(
-        status=status,
-        body=body,
-        content_type="application/json",
-        charset="utf-8",
-        headers=PRIVATE_HEADERS,
-    )
+    return web.Response(status=status, body=body, headers=_PRIVATE_JSON)
 
 
 def _host_belongs_to(host: str, domain: str, match: Match, catalog: Catalog) -> bool:
@@ -357,51 +194,233 @@ def _host_belongs_to(host: str, domain: str, match: Match, catalog: Catalog) -> 
     return other is not None and other.entry is match.entry and other.listed_as.listed
 
 
-def _json_autodiscover_v1(
-    request: web.Request, match: Match, address: EmailAddress
-) -> web.Response:
-    """The POX URL: the redirect target of a domain sent elsewhere, else this server's own.
+def _profile_signer(settings: Settings) -> ProfileSigner | None:
+    """The signer, loaded now so that a bad file stops start-up instead of failing requests."""
+    if settings.profile_cert is None:
+        if settings.profile_key is not None:
+            raise SigningSetupError("--profile-key needs --profile-cert (the certificate chain)")
+        return None
+    return load_signer(settings.profile_cert, settings.profile_key)
 
-    Without --public-url the Host names the server, but only a Host inside the address's own
-    domain (autodiscover.example.com for example.com), or a name of the same provider, is
-    believed: a forged Host must never send a client to someone else's server.
+
+class ClientEndpoints:
+    """The handlers mail clients call, bound to one app's state, settings and proxies.
+
+    They never read `request.app`, so the fast dispatcher (dispatch.py) can hand them requests
+    without routing them first; the router calls the very same methods for everything else.
     """
-    redirect = match.redirect
-    if redirect is not None and redirect.url is not None:
-        return _json(autodiscover_json.render_autodiscover_v1(redirect.url))
-    host = _host(request)
-    if not _host_belongs_to(host, address.ascii_domain, match, request.app[STATE].catalog):
-        host = f"autodiscover.{address.ascii_domain}"
-    try:
-        base = public_base_url(request.app[SETTINGS].public_url, host)
-    except HostError as exc:
-        return _json(autodiscover_json.render_invalid_host(str(exc)), 400)
-    return _json(autodiscover_json.render_autodiscover_v1(autodiscover_json.pox_url(base)))
 
+    __slots__ = ("_proxies", "_public_url", "_settings", "_signer", "_state")
 
-async def autodiscover_json_get(request: web.Request) -> web.Response:
-    """Autodiscover v2 (JSON): the URL of one protocol for an address, or a JSON error."""
-    given_protocol = query_value(request, ("protocol",))
-    protocol = autodiscover_json.parse_protocol(given_protocol)
-    if protocol is None:
-        return _json(autodiscover_json.render_protocol_error(given_protocol), 400)
-    given = request.match_info.get("address") or query_value(request, ("email",))
-    if not given:
-        return _json(autodiscover_json.render_missing_address(), 400)
-    try:
-        address = parse_address(given)
-    except AddressError as exc:
-        return _json(autodiscover_json.render_invalid_address(str(exc)), 400)
-    request[ADDRESS_KEY] = str(address)
-    match = request.app[STATE].catalog.lookup(address.ascii_domain)
-    if match is None:
-        return _json(autodiscover_json.render_unknown_domain(address.domain), 404)
-    if protocol is autodiscover_json.Protocol.AUTODISCOVER_V1:
-        return _json_autodiscover_v1(request, match, address)
-    body = autodiscover_json.render_activesync(match.provider) if match.redirect is None else None
-    if body is None:
-        return _json(autodiscover_json.render_not_offered(protocol, address.domain), 404)
-    return _json(body)
+    def __init__(
+        self,
+        state: ConfigState,
+        settings: Settings,
+        proxies: ProxyPolicy,
+        signer: ProfileSigner | None,
+    ) -> None:
+        self._state = state
+        self._settings = settings
+        self._proxies = proxies
+        self._signer = signer
+        self._public_url = settings.public_url
+
+    def _host(self, request: web.Request) -> str:
+        """The Host asked for (X-Forwarded-Host only from a trusted proxy); empty when none."""
+        return self._proxies.host(request) or ""
+
+    async def thunderbird_config(self, request: web.Request) -> web.Response:
+        """`config-v1.1.xml`: the domain comes from `emailaddress`, else from the Host header."""
+        catalog = self._state.catalog
+        address_problem = None
+        given = query_value(request, ("emailaddress",))
+        if given:
+            try:
+                address = parse_address(given)
+            except AddressError as exc:
+                address_problem = str(exc)
+            else:
+                request[ADDRESS_KEY] = address
+                match = catalog.lookup(address.ascii_domain)
+                return _thunderbird_answer(match) if match else _not_served(address.ascii_domain)
+        try:
+            domain = domain_from_host(self._host(request), ("autoconfig.",))
+        except AddressError:
+            domain = None
+        match = catalog.lookup(domain) if domain else None
+        if match is not None:
+            return _thunderbird_answer(match)
+        if address_problem is not None:
+            raise web.HTTPBadRequest(text=f"emailaddress: {address_problem}\n")
+        if domain is None:
+            raise web.HTTPBadRequest(text="Give ?emailaddress=you@your.domain\n")
+        return _not_served(domain)
+
+    async def thunderbird_ispdb(self, request: web.Request) -> web.Response:
+        """`/v1.1/{domain}`: the ISPDB URL form, for clients using this server as their ISPDB."""
+        try:
+            domain = normalize_domain(request.match_info["domain"])
+        except AddressError as exc:
+            raise web.HTTPBadRequest(text=f"{exc}\n") from exc
+        match = self._state.catalog.lookup(domain)
+        return _thunderbird_answer(match) if match else _not_served(domain)
+
+    async def autodiscover_post(self, request: web.Request) -> web.Response:
+        """Outlook POX: the address comes from the XML body."""
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, request.content_length)
+        if request.content.is_eof():
+            body = await request.read()
+        else:
+            try:
+                async with asyncio.timeout(self._settings.body_timeout):
+                    body = await request.read()
+            except TimeoutError:
+                raise web.HTTPRequestTimeout(
+                    text="the request body did not arrive in time\n"
+                ) from None
+        try:
+            parsed = parse_request(body)
+        except AutodiscoverRequestError as exc:
+            return _autodiscover_error(exc.code, exc.reason)
+        try:
+            address = parse_address(parsed.email)
+        except AddressError as exc:
+            return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"EMailAddress: {exc}")
+        request[ADDRESS_KEY] = address
+        catalog = self._state.catalog
+        if parsed.family is Family.MOBILESYNC:
+            return _mobilesync_answer(catalog, address)
+        return _autodiscover_answer(catalog, address)
+
+    async def autodiscover_get(self, request: web.Request) -> web.Response:
+        """Clients that GET the POX URL: an address parameter, or the domain from the Host."""
+        catalog = self._state.catalog
+        given = query_value(request, ADDRESS_PARAMETERS)
+        if given:
+            try:
+                address = parse_address(given)
+            except AddressError as exc:
+                return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"address: {exc}")
+            return _autodiscover_answer(catalog, address)
+        try:
+            domain = domain_from_host(self._host(request), ("autodiscover.",))
+        except AddressError:
+            return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, "no address was given")
+        match = catalog.lookup(domain)
+        redirect = match.redirect if match else None
+        if redirect is not None and redirect.url is not None:
+            raise web.HTTPFound(redirect.url, headers=PRIVATE_HEADERS)
+        provider = match.provider if match else None
+        if provider is None or redirect is not None or not provider.has_settings:
+            return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, "no address was given")
+        if provider.hosts_need_local_part:
+            return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, "the address is needed")
+        return _autodiscover_xml(outlook.render_settings(provider, None, domain))
+
+    async def pacc_document(self, request: web.Request) -> web.Response:
+        """PACC: the domain comes from the Host (`ua-auto-config.<domain>`, or `<domain>`).
+
+        Served identity-encoded: clients hash the decoded body against the TXT record.
+        """
+        try:
+            domain = domain_from_host(self._host(request), (pacc.HOST_PREFIX,))
+        except AddressError:
+            return _not_served("this host name")
+        match = self._state.catalog.lookup(domain)
+        if match is None or not match.provider.has_settings:
+            return _not_served(domain)
+        return web.Response(
+            body=pacc.render(match.provider, match.domain),
+            content_type=pacc.CONTENT_TYPE,
+            charset="utf-8",
+            headers=THUNDERBIRD_HEADERS,
+        )
+
+    async def apple_profile(self, request: web.Request) -> web.Response:
+        """An Apple configuration profile for the `emailaddress` (or `email`) parameter.
+
+        Made for one address, so never cached; signed when a certificate is configured.
+        """
+        given = query_value(request, ADDRESS_PARAMETERS)
+        if not given:
+            raise web.HTTPBadRequest(text="Give ?emailaddress=you@your.domain\n")
+        try:
+            address = parse_address(given)
+        except AddressError as exc:
+            raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
+        request[ADDRESS_KEY] = address
+        match = self._state.catalog.lookup(address.ascii_domain)
+        if match is None:
+            return _not_served(address.ascii_domain)
+        entry = match.entry
+        if entry.hosts_need_local_part:
+            try:
+                check_host_local_part(address, True)
+            except AddressError as exc:
+                raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
+        try:
+            body = entry.mobileconfig.fill(address)
+        except mobileconfig.ProfileUnavailable as exc:
+            return web.Response(
+                status=404, text=f"{exc}\n", headers={"Cache-Control": "public, max-age=300"}
+            )
+        if self._signer is not None:
+            body = self._signer.sign(body)
+        return web.Response(body=body, headers=entry.mobileconfig_headers)
+
+    async def autodiscover_json_get(self, request: web.Request) -> web.Response:
+        """Autodiscover v2 (JSON), address as `?Email=`: the URL of one protocol, or an error."""
+        return self._autodiscover_json(request, query_value(request, ("email",)))
+
+    async def autodiscover_json_path(self, request: web.Request) -> web.Response:
+        """Autodiscover v2 (JSON), address as the path segment after `/v1.0/`."""
+        return self._autodiscover_json(request, request.match_info.get("address"))
+
+    def _autodiscover_json(self, request: web.Request, given: str | None) -> web.Response:
+        given_protocol = query_value(request, ("protocol",))
+        protocol = autodiscover_json.parse_protocol(given_protocol)
+        if protocol is None:
+            return _json(autodiscover_json.render_protocol_error(given_protocol), 400)
+        if not given:
+            return _json(autodiscover_json.render_missing_address(), 400)
+        try:
+            address = parse_address(given)
+        except AddressError as exc:
+            return _json(autodiscover_json.render_invalid_address(str(exc)), 400)
+        request[ADDRESS_KEY] = address
+        match = self._state.catalog.lookup(address.ascii_domain)
+        if match is None:
+            return _json(autodiscover_json.render_unknown_domain(address.domain), 404)
+        if protocol is autodiscover_json.Protocol.AUTODISCOVER_V1:
+            return self._json_autodiscover_v1(request, match, address)
+        body = (
+            autodiscover_json.render_activesync(match.provider) if match.redirect is None else None
+        )
+        if body is None:
+            return _json(autodiscover_json.render_not_offered(protocol, address.domain), 404)
+        return _json(body)
+
+    def _json_autodiscover_v1(
+        self, request: web.Request, match: Match, address: EmailAddress
+    ) -> web.Response:
+        """The POX URL: the redirect target of a domain sent elsewhere, else this server's own.
+
+        Without --public-url the Host names the server, but only a Host inside the address's
+        own domain (autodiscover.example.com for example.com), or a name of the same provider,
+        is believed: a forged Host must never send a client to someone else's server.
+        """
+        redirect = match.redirect
+        if redirect is not None and redirect.url is not None:
+            return _json(autodiscover_json.render_autodiscover_v1(redirect.url))
+        host = self._host(request)
+        if not _host_belongs_to(host, address.ascii_domain, match, self._state.catalog):
+            host = f"autodiscover.{address.ascii_domain}"
+        try:
+            base = public_base_url(self._public_url, host)
+        except HostError as exc:
+            return _json(autodiscover_json.render_invalid_host(str(exc)), 400)
+        return _json(autodiscover_json.render_autodiscover_v1(autodiscover_json.pox_url(base)))
 
 
 async def expect_continue(request: web.Request) -> None:
@@ -470,6 +489,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "autodiscover_post": ("autodiscover.xml", "outlook"),
     "autodiscover_get": ("autodiscover.xml", "outlook"),
     "autodiscover_json_get": ("autodiscover.json", "outlook-json"),
+    "autodiscover_json_path": ("autodiscover.json", "outlook-json"),
     "apple_profile": ("mobileconfig", "apple"),
     "pacc_document": ("user-agent-configuration", "pacc"),
     "healthz": ("healthz", "operations"),
@@ -539,18 +559,39 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     app.router.add_get("/readyz", wrap(readyz))
     if settings.metrics_on_main_port:
         app.router.add_get("/metrics", wrap(metrics_page))
+    clients = ClientEndpoints(state, settings, proxies, signer)
+    app[CLIENTS] = clients
+    fast: dict[tuple[str, str], observe.Handler] = {}
+
+    def add(method: str, path: str, handler: observe.Handler) -> None:
+        """A route; plain paths also go into the table the fast dispatcher reads."""
+        if method == "GET":
+            app.router.add_get(path, handler)  # and HEAD
+        else:
+            app.router.add_post(path, handler)
+        if "{" not in path:
+            fast[(method, path)] = handler
+
+    tb_config, tb_ispdb = wrap(clients.thunderbird_config), wrap(clients.thunderbird_ispdb)
     for path in THUNDERBIRD_PATHS:
-        app.router.add_get(path, wrap(thunderbird_config))
-    app.router.add_get("/v1.1/{domain}", wrap(thunderbird_ispdb))
+        add("GET", path, tb_config)
+    app.router.add_get("/v1.1/{domain}", tb_ispdb)
+    pacc_document = wrap(clients.pacc_document)
     for path in (pacc.PATH, pacc.LEGACY_PATH):
-        app.router.add_get(path, wrap(pacc_document))
+        add("GET", path, pacc_document)
+    pox_post, pox_get = wrap(clients.autodiscover_post), wrap(clients.autodiscover_get)
     for path in (*COMMON_AUTODISCOVER_PATHS, AUTODISCOVER_PATH):
-        app.router.add_post(path, wrap(autodiscover_post))
-        app.router.add_get(path, wrap(autodiscover_get))
+        add("POST", path, pox_post)
+        add("GET", path, pox_get)
+    json_query = wrap(clients.autodiscover_json_get)
+    json_path = wrap(clients.autodiscover_json_path)
     for path in AUTODISCOVER_JSON_PATHS:
-        app.router.add_get(path, wrap(autodiscover_json_get))
+        add("GET", path, json_path if "{address" in path else json_query)
+    apple = wrap(clients.apple_profile)
     for path in APPLE_PROFILE_PATHS:
-        app.router.add_get(path, wrap(apple_profile))
+        add("GET", path, apple)
+    if not middlewares:
+        app[FAST_ROUTES] = fast
     if settings.settings_page:
         settings_web.add_routes(app, lambda: state.catalog, wrap)
     for route in app.router.routes():

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from autoconfig.catalog import Catalog
+from autoconfig.dispatch import Runner
 from autoconfig.loader import load_providers
 from autoconfig.web import Settings, create_app
 
@@ -20,6 +22,29 @@ BUNDLED = ROOT / "providers.yaml"
 DATA = Path(__file__).resolve().parent / "data"
 VARIED = DATA / "varied.yaml"
 SHARED = ROOT.parent / "shared"
+
+
+class DispatchingTestServer(TestServer):
+    """aiohttp's test server, serving the app through autoconfig's Runner as `serve` does."""
+
+    async def _make_runner(self, **kwargs):  # type: ignore[no-untyped-def]
+        return Runner(self.app, **kwargs)
+
+
+@pytest.fixture
+def aiohttp_client(aiohttp_client):
+    """pytest-aiohttp's client, with apps served the way `autoconfig serve` serves them.
+
+    Without this every test would take aiohttp's router for all requests and never the fast
+    dispatch that real clients' requests take.
+    """
+
+    async def client(app_or_server, *, server_kwargs=None, **kwargs):  # type: ignore[no-untyped-def]
+        if isinstance(app_or_server, web.Application):
+            app_or_server = DispatchingTestServer(app_or_server, **(server_kwargs or {}))
+        return await aiohttp_client(app_or_server, **kwargs)
+
+    return client
 
 
 @pytest.fixture
