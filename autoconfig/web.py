@@ -18,6 +18,7 @@ from .address import (
     AddressError,
     EmailAddress,
     check_host_local_part,
+    common_domain,
     domain_from_host,
     normalize_domain,
     parse_address,
@@ -65,6 +66,8 @@ _TB_XML = CIMultiDict({**_XML, **THUNDERBIRD_HEADERS})
 _PRIVATE_XML = CIMultiDict({**_XML, **PRIVATE_HEADERS})
 _PRIVATE_JSON = CIMultiDict({"Content-Type": "application/json; charset=utf-8", **PRIVATE_HEADERS})
 """Whole header sets, built once: the hot paths then skip content-type parsing per request."""
+
+_EMAILADDRESS = ("emailaddress",)
 
 APPLE_PROFILE_PATHS = ("/email.mobileconfig", "/apple/mobileconfig")
 
@@ -233,16 +236,18 @@ class ClientEndpoints:
         """`config-v1.1.xml`: the domain comes from `emailaddress`, else from the Host header."""
         catalog = self._state.catalog
         address_problem = None
-        given = query_value(request, ("emailaddress",))
+        given = query_value(request, _EMAILADDRESS)
         if given:
-            try:
-                address = parse_address(given)
-            except AddressError as exc:
-                address_problem = str(exc)
-            else:
-                request[ADDRESS_KEY] = address
-                match = catalog.lookup(address.ascii_domain)
-                return _thunderbird_answer(match) if match else _not_served(address.ascii_domain)
+            domain = common_domain(given)
+            if domain is None:
+                try:
+                    domain = parse_address(given).ascii_domain
+                except AddressError as exc:
+                    address_problem = str(exc)
+            if domain is not None:
+                request[ADDRESS_KEY] = given
+                match = catalog.lookup(domain)
+                return _thunderbird_answer(match) if match else _not_served(domain)
         try:
             domain = domain_from_host(self._host(request), ("autoconfig.",))
         except AddressError:
@@ -287,7 +292,7 @@ class ClientEndpoints:
             address = parse_address(parsed.email)
         except AddressError as exc:
             return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"EMailAddress: {exc}")
-        request[ADDRESS_KEY] = address
+        request[ADDRESS_KEY] = parsed.email
         catalog = self._state.catalog
         if parsed.family is Family.MOBILESYNC:
             return _mobilesync_answer(catalog, address)
@@ -349,7 +354,7 @@ class ClientEndpoints:
             address = parse_address(given)
         except AddressError as exc:
             raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
-        request[ADDRESS_KEY] = address
+        request[ADDRESS_KEY] = given
         match = self._state.catalog.lookup(address.ascii_domain)
         if match is None:
             return _not_served(address.ascii_domain)
@@ -388,7 +393,7 @@ class ClientEndpoints:
             address = parse_address(given)
         except AddressError as exc:
             return _json(autodiscover_json.render_invalid_address(str(exc)), 400)
-        request[ADDRESS_KEY] = address
+        request[ADDRESS_KEY] = given
         match = self._state.catalog.lookup(address.ascii_domain)
         if match is None:
             return _json(autodiscover_json.render_unknown_domain(address.domain), 404)

@@ -130,15 +130,18 @@ class CompiledThunderbird:
 
     def fill(self, domain: str) -> bytes:
         template = self.listed if domain in self.exact_domains else self.unlisted
-        return template.fill({_DOMAIN_SLOT: domain})
+        return template.fill_every(domain)
 
 
 def compile_provider(provider: Provider) -> CompiledThunderbird:
     marker = slot(_DOMAIN_SLOT)
-    return CompiledThunderbird(
+    compiled = CompiledThunderbird(
         listed=Template.from_rendered(_document(provider, marker, provider.exact_domains)),
         unlisted=Template.from_rendered(
             _document(provider, marker, (*provider.exact_domains, marker))
         ),
         exact_domains=frozenset(provider.exact_domains),
     )
+    for template in (compiled.listed, compiled.unlisted):
+        assert set(template.slots) <= {_DOMAIN_SLOT}, "fill_every needs one slot name"
+    return compiled
