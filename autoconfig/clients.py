@@ -58,7 +58,7 @@ class ProxyPolicy:
 
     def host(self, request: web.BaseRequest) -> str | None:
         """The Host the client asked for; X-Forwarded-Host only from a trusted proxy."""
-        if self.trusts(request.remote):
+        if self.trusted and self.trusts(request.remote):
             forwarded = request.headers.get(hdrs.X_FORWARDED_HOST)
             if forwarded:
                 return forwarded.split(",", 1)[0].strip()

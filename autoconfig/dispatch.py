@@ -45,8 +45,10 @@ class Runner(web.AppRunner):
 
     async def setup(self) -> None:
         await super().setup()
-        routes = self.app.get(FAST_ROUTES)
+        app = self.app
+        routes = app.get(FAST_ROUTES)
         server = self.server
-        if routes and server is not None:
+        # Middlewares and response hooks run only for routed requests: with any, route all.
+        if routes and server is not None and not app.middlewares and not app.on_response_prepare:
             routed = cast(Handler, server.request_handler)
             server.request_handler = cast(ServerHandler, dispatcher(routes, routed))

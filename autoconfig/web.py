@@ -5,6 +5,7 @@ response with the right status, content type and cache headers. No XML is built 
 """
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +26,12 @@ from .address import (
     substitute,
 )
 from .autodiscover_request import AutodiscoverRequestError, Family, parse_request
-from .base_url import HostError, public_base_url
+from .base_url import MAX_HOST_OCTETS, HostError, public_base_url
 from .catalog import Catalog, Match
 from .clients import ProxyPolicy, parse_networks
 from .dispatch import FAST_ROUTES
 from .formats import autodiscover_json, mobileconfig, mobilesync, outlook, pacc
+from .formats.autodiscover_json import POX_PATH
 from .limits import TokenBuckets, retry_after
 from .loader import Config, load_config
 from .observe import ADDRESS_KEY, Metrics, ObserveSettings
@@ -182,6 +184,20 @@ def _json(body: bytes, status: int = 200) -> web.Response:
     return web.Response(status=status, body=body, headers=_PRIVATE_JSON)
 
 
+@functools.lru_cache(maxsize=1024)
+def _domain_named_by_host(name: str) -> str | None:
+    """The domain a Host name stands for (service prefix removed), None for IPs and non-names.
+
+    Memoised: a server is reached under a handful of names, and normalising one (the IP
+    check, IDNA) costs more than the rest of an autodiscover.json request. Bounded, so that
+    clients sending made-up names cannot grow it.
+    """
+    try:
+        return domain_from_host(name, ("autodiscover.", "autoconfig."))
+    except AddressError:
+        return None
+
+
 def _host_belongs_to(host: str, domain: str, match: Match, catalog: Catalog) -> bool:
     """Whether a Host names the address's own domain, or a domain of the same provider."""
     if not host or host.startswith("["):
@@ -189,9 +205,8 @@ def _host_belongs_to(host: str, domain: str, match: Match, catalog: Catalog) -> 
     name = host.rsplit(":", 1)[0].lower().rstrip(".")
     if name == domain or name.endswith("." + domain):
         return True
-    try:
-        own = domain_from_host(name, ("autodiscover.", "autoconfig."))
-    except AddressError:
+    own = _domain_named_by_host(name)
+    if own is None:
         return False
     other = catalog.lookup(own)
     return other is not None and other.entry is match.entry and other.listed_as.listed
@@ -213,7 +228,7 @@ class ClientEndpoints:
     without routing them first; the router calls the very same methods for everything else.
     """
 
-    __slots__ = ("_proxies", "_public_url", "_settings", "_signer", "_state")
+    __slots__ = ("_own_pox_answer", "_proxies", "_public_url", "_settings", "_signer", "_state")
 
     def __init__(
         self,
@@ -227,6 +242,14 @@ class ClientEndpoints:
         self._proxies = proxies
         self._signer = signer
         self._public_url = settings.public_url
+        self._own_pox_answer = (
+            autodiscover_json.render_autodiscover_v1(
+                autodiscover_json.pox_url(public_base_url(settings.public_url, None))
+            )
+            if settings.public_url
+            else b""
+        )
+        """The autodiscover.json answer pointing at this server, when its URL is configured."""
 
     def _host(self, request: web.Request) -> str:
         """The Host asked for (X-Forwarded-Host only from a trusted proxy); empty when none."""
@@ -418,11 +441,15 @@ class ClientEndpoints:
         redirect = match.redirect
         if redirect is not None and redirect.url is not None:
             return _json(autodiscover_json.render_autodiscover_v1(redirect.url))
+        if self._public_url:
+            return _json(self._own_pox_answer)
         host = self._host(request)
         if not _host_belongs_to(host, address.ascii_domain, match, self._state.catalog):
             host = f"autodiscover.{address.ascii_domain}"
+            if len(host) <= MAX_HOST_OCTETS:  # a normalised domain: a valid host name
+                return _json(autodiscover_json.render_autodiscover_v1(f"https://{host}{POX_PATH}"))
         try:
-            base = public_base_url(self._public_url, host)
+            base = public_base_url(None, host)
         except HostError as exc:
             return _json(autodiscover_json.render_invalid_host(str(exc)), 400)
         return _json(autodiscover_json.render_autodiscover_v1(autodiscover_json.pox_url(base)))

@@ -4,7 +4,11 @@ import json
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from autoconfig.address import AddressError, parse_address
+from autoconfig.base_url import HostError, public_base_url
 from autoconfig.formats import autodiscover_json
 from autoconfig.formats.autodiscover_json import ErrorCode, Protocol
 from autoconfig.loader import load_providers
@@ -138,3 +142,37 @@ def test_non_ascii_text_is_escaped() -> None:
     body = autodiscover_json.render_unknown_domain("bücher.example")
     assert b"\\u00fc" in body
     assert parse(body)["ErrorMessage"] == "No settings are published here for bücher.example."
+
+
+@settings(max_examples=400, deadline=None)
+@given(url=st.text(max_size=120))
+def test_the_url_is_written_exactly_as_the_json_encoder_writes_it(url):
+    """URLs that need no escaping skip json.dumps; the bytes must not change for any text."""
+    body = autodiscover_json.render_url(Protocol.AUTODISCOVER_V1, url)
+    expected = json.dumps({"Protocol": "AutodiscoverV1", "Url": url}, separators=(",", ":"))
+    assert body == expected.encode("ascii")
+    assert json.loads(body)["Url"] == url
+
+
+_LABEL = st.from_regex(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(labels=st.lists(_LABEL, min_size=1, max_size=6), idn=st.booleans())
+def test_the_server_url_built_from_a_domain_is_the_validated_one(labels, idn):
+    """The autodiscover.json answer names https://autodiscover.<domain> without re-validating
+    the host: for every domain an address can have, that is what validation gives, or the
+    name is too long and validation refuses it."""
+    domain = ".".join(labels) + (".bücher" if idn else "")
+    try:
+        address = parse_address(f"someone@{domain}")
+    except AddressError:
+        return
+    host = f"autodiscover.{address.ascii_domain}"
+    try:
+        validated = public_base_url(None, host)
+    except HostError:
+        assert len(host) > 253
+    else:
+        assert len(host) <= 253
+        assert validated == f"https://{host}"

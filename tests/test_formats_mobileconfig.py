@@ -7,6 +7,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autoconfig.address import parse_address
 from autoconfig.formats import mobileconfig
@@ -324,3 +326,11 @@ def test_the_schema_validator_catches_what_a_device_would_reject(bundled):
     caldav = good["PayloadContent"][1] | {"CalDAVPort": "443"}
     assert schema_problems(good | {"PayloadContent": [mail, caldav]})
     assert schema_problems(good | {"PayloadVersion": 2})
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(max_size=300))
+def test_the_direct_uuid5_equals_the_standard_librarys(name):
+    """Profiles' UUIDs are computed without uuid.UUID objects; devices must see the same ones."""
+    expected = str(uuid.uuid5(mobileconfig.PROFILE_NAMESPACE, name)).upper()
+    assert mobileconfig.uuid5_text(name) == expected

@@ -37,12 +37,14 @@ class Protocol(StrEnum):
 SUPPORTED = ", ".join(Protocol)
 
 
+_BY_FOLDED_NAME = {protocol.casefold(): protocol for protocol in Protocol}
+
+
 def parse_protocol(value: str | None) -> Protocol | None:
     """The protocol a client asks for, in any letter case; None when it is not one we serve."""
     if value is None:
         return None
-    folded = value.casefold()
-    return next((p for p in Protocol if p.casefold() == folded), None)
+    return _BY_FOLDED_NAME.get(value.casefold())
 
 
 class ErrorCode(StrEnum):
@@ -60,10 +62,14 @@ def _dump(document: dict[str, str]) -> bytes:
     return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
+_NEEDS_NO_ESCAPE = re.compile(r"[ !#-\[\]-~]*\Z")
+"""Printable ASCII but `"` and backslash: text json.dumps writes unchanged (URLs, nearly always)."""
+
+
 def render_url(protocol: Protocol, url: str) -> bytes:
     """`{"Protocol":...,"Url":...}`, written directly: json.dumps of the whole dict would cost
     more than the rest of the request; the URL alone is escaped by the JSON encoder."""
-    quoted = json.dumps(url, ensure_ascii=True)
+    quoted = f'"{url}"' if _NEEDS_NO_ESCAPE.match(url) else json.dumps(url, ensure_ascii=True)
     return f'{{"Protocol":"{protocol.value}","Url":{quoted}}}'.encode("ascii")
 
 

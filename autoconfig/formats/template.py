@@ -7,9 +7,10 @@ The markers use Unicode private-use characters, which the loader refuses in conf
 so a marker can never come from an admin's data.
 """
 
+import operator
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 _OPEN = "\ue000"
 _CLOSE = "\ue001"
@@ -35,6 +36,20 @@ class Template:
 
     parts: tuple[bytes, ...]
     slots: tuple[str, ...]
+    _format: bytes = field(init=False, repr=False, compare=False)
+    """The parts joined by `%s` (their own `%` doubled): one `bytes % tuple` fills them all."""
+    _pick: Callable[[Mapping[str, bytes]], tuple[bytes, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+    """Takes the slots' values out of a mapping as a tuple, in slot order, in C."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_format", b"%s".join(p.replace(b"%", b"%%") for p in self.parts))
+        if len(self.slots) == 1:
+            only = self.slots[0]
+            object.__setattr__(self, "_pick", lambda values: (values[only],))
+        elif self.slots:
+            object.__setattr__(self, "_pick", operator.itemgetter(*self.slots))
 
     @classmethod
     def from_rendered(cls, document: bytes) -> "Template":
@@ -51,13 +66,7 @@ class Template:
 
     def fill(self, values: Mapping[str, str]) -> bytes:
         """The document with every slot replaced by its XML-escaped value."""
-        parts = self.parts
-        if len(parts) == 1:
-            return parts[0]
+        if not self.slots:
+            return self.parts[0]
         encoded = {name: xml_escape(value).encode("utf-8") for name, value in values.items()}
-        chunks = [parts[0]]
-        append = chunks.append
-        for name, part in zip(self.slots, parts[1:]):  # noqa: B905 - equal by construction
-            append(encoded[name])
-            append(part)
-        return b"".join(chunks)
+        return self._format % self._pick(encoded)
