@@ -295,8 +295,9 @@ class ClientEndpoints:
 
     async def autodiscover_post(self, request: web.Request) -> web.Response:
         """Outlook POX: the address comes from the XML body."""
-        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, request.content_length)
+        length = request.content_length
+        if length is not None and length > MAX_BODY_BYTES:
+            raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, length)
         if request.content.is_eof():
             body = await request.read()
         else:
