@@ -108,7 +108,9 @@ def _check_local_part(local: str) -> None:
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]++"
 _LABEL = r"(?>[A-Za-z0-9][A-Za-z0-9-]{0,62}+)(?<!-)"
-_COMMON_ADDRESS = re.compile(rf"({_ATOM}(?:\.{_ATOM})*+)@((?:{_LABEL}\.)*+{_LABEL})\.?\Z")
+COMMON_DOMAIN = rf"(?:{_LABEL}\.)*+{_LABEL}"
+"""An ASCII host name without a trailing dot, as a regular expression (for query.py too)."""
+_COMMON_ADDRESS = re.compile(rf"({_ATOM}(?:\.{_ATOM})*+)@({COMMON_DOMAIN})\.?\Z")
 """What nearly every request carries: an ASCII dot-atom at an ASCII domain, checked in one step.
 
 Possessive and atomic groups: a label takes at most 63 letters, digits and hyphens and never
@@ -125,16 +127,6 @@ def _common_parts(text: str) -> tuple[str, str] | None:
     if len(local) > MAX_LOCAL_PART_OCTETS or len(domain) > MAX_DOMAIN_OCTETS:
         return None
     return local, domain
-
-
-def common_domain(text: str) -> str | None:
-    """The normalised domain of an everyday address, or None: then ask parse_address.
-
-    For callers that need only the domain (the Thunderbird answer): no EmailAddress is made.
-    parse_address accepts every address this accepts and gives the same ascii_domain.
-    """
-    parts = _common_parts(text)
-    return parts[1].lower() if parts is not None else None
 
 
 def parse_address(text: str) -> EmailAddress:

@@ -31,6 +31,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from .address import EmailAddress
 from .clients import ProxyPolicy
 
 
@@ -82,9 +83,9 @@ class LineWriter:
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID = istr(REQUEST_ID_HEADER)
 """Looked up and set on every request: the case-folded form is made once."""
-ADDRESS_KEY = web.RequestKey("address", str)
-"""Handlers store the address they read here (as the client sent it, once it parsed); the access
-log writes it as the admin chose."""
+ADDRESS_KEY = web.RequestKey("address", EmailAddress)
+"""Handlers store the address they read here; the access log writes it as the admin chose (as
+text only then: requests pay nothing for it while logs are off)."""
 _UNPRINTABLE = re.compile(r'[\x00-\x1f\x7f"\\]')
 """Escaped in common-format lines, so a path cannot end a line or forge another one."""
 _GOOD_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
@@ -309,7 +310,7 @@ def _log_line(
     proxies: ProxyPolicy,
 ) -> str:
     address = request.get(ADDRESS_KEY)
-    shown = address_for_log(address, settings.log_addresses, key) if address else None
+    shown = address_for_log(str(address), settings.log_addresses, key) if address else None
     path = _path_for_log(request.path, settings.log_addresses, key)
     client = proxies.client_ip(request)
     if settings.log_format is LogFormat.JSON:

@@ -19,7 +19,6 @@ from .address import (
     AddressError,
     EmailAddress,
     check_host_local_part,
-    common_domain,
     domain_from_host,
     normalize_domain,
     parse_address,
@@ -36,7 +35,7 @@ from .limits import TokenBuckets, retry_after
 from .loader import Config, load_config
 from .observe import ADDRESS_KEY, Metrics, ObserveSettings
 from .profile_signing import ProfileSigner, SigningSetupError, load_signer
-from .query import ADDRESS_PARAMETERS, query_value
+from .query import ADDRESS_PARAMETERS, address_parameter, query_value
 from .reload import ConfigState, Reloader
 
 MAX_BODY_BYTES = 16 * 1024
@@ -70,6 +69,7 @@ _PRIVATE_JSON = CIMultiDict({"Content-Type": "application/json; charset=utf-8", 
 """Whole header sets, built once: the hot paths then skip content-type parsing per request."""
 
 _EMAILADDRESS = ("emailaddress",)
+_EMAIL = ("email",)
 
 APPLE_PROFILE_PATHS = ("/email.mobileconfig", "/apple/mobileconfig")
 
@@ -259,18 +259,17 @@ class ClientEndpoints:
         """`config-v1.1.xml`: the domain comes from `emailaddress`, else from the Host header."""
         catalog = self._state.catalog
         address_problem = None
-        given = query_value(request, _EMAILADDRESS)
-        if given:
-            domain = common_domain(given)
-            if domain is None:
-                try:
-                    domain = parse_address(given).ascii_domain
-                except AddressError as exc:
-                    address_problem = str(exc)
-            if domain is not None:
-                request[ADDRESS_KEY] = given
-                match = catalog.lookup(domain)
-                return _thunderbird_answer(match) if match else _not_served(domain)
+        address = address_parameter(request, _EMAILADDRESS)
+        if address is None and (given := query_value(request, _EMAILADDRESS)):
+            try:
+                address = parse_address(given)
+            except AddressError as exc:
+                address_problem = str(exc)
+        if address is not None:
+            request[ADDRESS_KEY] = address
+            domain = address.ascii_domain
+            match = catalog.lookup(domain)
+            return _thunderbird_answer(match) if match else _not_served(domain)
         try:
             domain = domain_from_host(self._host(request), ("autoconfig.",))
         except AddressError:
@@ -316,7 +315,7 @@ class ClientEndpoints:
             address = parse_address(parsed.email)
         except AddressError as exc:
             return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"EMailAddress: {exc}")
-        request[ADDRESS_KEY] = parsed.email
+        request[ADDRESS_KEY] = address
         catalog = self._state.catalog
         if parsed.family is Family.MOBILESYNC:
             return _mobilesync_answer(catalog, address)
@@ -371,14 +370,16 @@ class ClientEndpoints:
 
         Made for one address, so never cached; signed when a certificate is configured.
         """
-        given = query_value(request, ADDRESS_PARAMETERS)
-        if not given:
-            raise web.HTTPBadRequest(text="Give ?emailaddress=you@your.domain\n")
-        try:
-            address = parse_address(given)
-        except AddressError as exc:
-            raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
-        request[ADDRESS_KEY] = given
+        address = address_parameter(request, ADDRESS_PARAMETERS)
+        if address is None:
+            given = query_value(request, ADDRESS_PARAMETERS)
+            if not given:
+                raise web.HTTPBadRequest(text="Give ?emailaddress=you@your.domain\n")
+            try:
+                address = parse_address(given)
+            except AddressError as exc:
+                raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
+        request[ADDRESS_KEY] = address
         match = self._state.catalog.lookup(address.ascii_domain)
         if match is None:
             return _not_served(address.ascii_domain)
@@ -400,24 +401,31 @@ class ClientEndpoints:
 
     async def autodiscover_json_get(self, request: web.Request) -> web.Response:
         """Autodiscover v2 (JSON), address as `?Email=`: the URL of one protocol, or an error."""
-        return self._autodiscover_json(request, query_value(request, ("email",)))
+        address = address_parameter(request, _EMAIL)
+        if address is not None:
+            return self._autodiscover_json(request, None, address)
+        return self._autodiscover_json(request, query_value(request, _EMAIL))
 
     async def autodiscover_json_path(self, request: web.Request) -> web.Response:
         """Autodiscover v2 (JSON), address as the path segment after `/v1.0/`."""
         return self._autodiscover_json(request, request.match_info.get("address"))
 
-    def _autodiscover_json(self, request: web.Request, given: str | None) -> web.Response:
+    def _autodiscover_json(
+        self, request: web.Request, given: str | None, address: EmailAddress | None = None
+    ) -> web.Response:
+        """The answer for the address `given` as text, or already parsed as `address`."""
         given_protocol = query_value(request, ("protocol",))
         protocol = autodiscover_json.parse_protocol(given_protocol)
         if protocol is None:
             return _json(autodiscover_json.render_protocol_error(given_protocol), 400)
-        if not given:
-            return _json(autodiscover_json.render_missing_address(), 400)
-        try:
-            address = parse_address(given)
-        except AddressError as exc:
-            return _json(autodiscover_json.render_invalid_address(str(exc)), 400)
-        request[ADDRESS_KEY] = given
+        if address is None:
+            if not given:
+                return _json(autodiscover_json.render_missing_address(), 400)
+            try:
+                address = parse_address(given)
+            except AddressError as exc:
+                return _json(autodiscover_json.render_invalid_address(str(exc)), 400)
+        request[ADDRESS_KEY] = address
         match = self._state.catalog.lookup(address.ascii_domain)
         if match is None:
             return _json(autodiscover_json.render_unknown_domain(address.domain), 404)
