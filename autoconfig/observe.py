@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import IO
+from typing import IO, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -241,70 +241,124 @@ def _request_ids() -> Callable[[], str]:
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PlainHandler = Callable[[web.Request], web.StreamResponse]
+Recorder = Callable[[web.Request, int, float, str], None]
+"""Records a finished request: (request, status, start time, request id)."""
 """A handler that waits for nothing: called directly, no coroutine made for it."""
 
 
-def observer(
-    metrics: Metrics,
-    settings: ObserveSettings,
-    proxies: ProxyPolicy,
-    in_flight: InFlight,
-) -> Callable[[Handler | PlainHandler, str, str], Handler]:
-    """A wrapper for route handlers: request id, metrics and access log around each one.
+class Observer:
+    """Wraps route handlers: request id, metrics and access log around each one.
 
     Wrapping the routes, rather than adding an aiohttp middleware, spares every request the
     middleware machinery (a seventh of a Thunderbird request). Paths no route serves (404s
     from the router) are therefore not counted. Handlers may be coroutine functions or plain
-    functions; the wrapper is the only coroutine either way.
+    functions (those that wait for nothing); `plain` wraps the latter without any coroutine,
+    for the fast dispatcher, and calling the observer gives the coroutine aiohttp routes to.
     """
-    new_id = _request_ids()
-    key = settings.hash_key or os.urandom(32)
-    writer = settings.writer
-    logging_on = settings.log_format is not LogFormat.OFF
-    good_id = _GOOD_REQUEST_ID.match
-    clock = time.perf_counter
-    bounds = _LATENCY_BUCKETS
 
-    def wrap(handler: Handler | PlainHandler, endpoint: str, family: str) -> Handler:
-        statuses, latency = metrics.route(endpoint, family)
+    def __init__(
+        self, metrics: Metrics, settings: ObserveSettings, proxies: ProxyPolicy, in_flight: InFlight
+    ) -> None:
+        self._metrics = metrics
+        self._settings = settings
+        self._proxies = proxies
+        self.in_flight = in_flight
+        self._new_id = _request_ids()
+        self._key = settings.hash_key or os.urandom(32)
+
+    def request_id(self, request: web.Request) -> str:
+        """The client's X-Request-Id when it is a sane one, else a new id."""
+        given = request.headers.get(_REQUEST_ID)
+        return given if given is not None and _GOOD_REQUEST_ID.match(given) else self._new_id()
+
+    def _recorder(
+        self, endpoint: str, family: str
+    ) -> Callable[[web.Request, int, float, str], None]:
+        """What a finished request of one route records: its count, latency and log line."""
+        statuses, latency = self._metrics.route(endpoint, family)
         buckets, total = latency.buckets, latency.total
-        waits = inspect.iscoroutinefunction(handler)
+        settings, proxies, in_flight, key = self._settings, self._proxies, self.in_flight, self._key
+        writer, clock, bounds = settings.writer, time.perf_counter, _LATENCY_BUCKETS
+        logging_on = settings.log_format is not LogFormat.OFF
 
-        async def observed(request: web.Request) -> web.StreamResponse:
-            given = request.headers.get(_REQUEST_ID)
-            request_id = given if given is not None and good_id(given) else new_id()
-            started = clock()
-            status = 500
+        def record(request: web.Request, status: int, started: float, request_id: str) -> None:
+            in_flight.count -= 1
+            elapsed = clock() - started
+            statuses[status] += 1
+            buckets[bisect.bisect_left(bounds, elapsed)] += 1
+            total[0] += elapsed
+            if logging_on:
+                line = _log_line(
+                    request, status, elapsed, request_id, family, settings, key, proxies
+                )
+                writer.write(line)
+
+        return record
+
+    def plain(self, handler: PlainHandler, endpoint: str, family: str) -> PlainHandler:
+        """`handler` observed, still a plain function (for the fast dispatcher)."""
+        record, request_id_of, in_flight = (
+            self._recorder(endpoint, family),
+            self.request_id,
+            self.in_flight,
+        )
+        clock = time.perf_counter
+
+        def observed(request: web.Request) -> web.StreamResponse:
+            request_id = request_id_of(request)
+            started, status = clock(), 500
             in_flight.count += 1
             try:
-                if waits:
-                    response = await handler(request)  # type: ignore[misc]
-                else:
-                    response = handler(request)  # type: ignore[assignment]
+                response = handler(request)
                 status = response.status
             except web.HTTPException as exc:
                 status = exc.status
                 exc.headers[_REQUEST_ID] = request_id
                 raise
             finally:
-                in_flight.count -= 1
-                elapsed = clock() - started
-                statuses[status] += 1
-                buckets[bisect.bisect_left(bounds, elapsed)] += 1
-                total[0] += elapsed
-                if logging_on:
-                    writer.write(
-                        _log_line(
-                            request, status, elapsed, request_id, family, settings, key, proxies
-                        )
-                    )
-            response.headers[_REQUEST_ID] = request_id
+                record(request, status, started, request_id)
+            response.headers.add(_REQUEST_ID, request_id)  # no handler sets it: no search
             return response
 
         observed.__name__ = getattr(handler, "__name__", "observed")
         return observed
 
-    return wrap
+    def __call__(self, handler: Handler | PlainHandler, endpoint: str, family: str) -> Handler:
+        """`handler` observed, as the coroutine function aiohttp's router calls."""
+        if not inspect.iscoroutinefunction(handler):
+            observed_plain = self.plain(cast(PlainHandler, handler), endpoint, family)
+
+            async def routed(request: web.Request) -> web.StreamResponse:
+                return observed_plain(request)
+
+            routed.__name__ = observed_plain.__name__
+            return routed
+        waiting = cast(Handler, handler)
+        record, request_id_of, in_flight = (
+            self._recorder(endpoint, family),
+            self.request_id,
+            self.in_flight,
+        )
+        clock = time.perf_counter
+
+        async def observed(request: web.Request) -> web.StreamResponse:
+            request_id = request_id_of(request)
+            started, status = clock(), 500
+            in_flight.count += 1
+            try:
+                response = await waiting(request)
+                status = response.status
+            except web.HTTPException as exc:
+                status = exc.status
+                exc.headers[_REQUEST_ID] = request_id
+                raise
+            finally:
+                record(request, status, started, request_id)
+            response.headers.add(_REQUEST_ID, request_id)  # no handler sets it: no search
+            return response
+
+        observed.__name__ = getattr(handler, "__name__", "observed")
+        return observed
 
 
 def _log_line(

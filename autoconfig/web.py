@@ -6,9 +6,11 @@ response with the right status, content type and cache headers. No XML is built 
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from aiohttp import hdrs, web
 from multidict import CIMultiDict
@@ -28,12 +30,12 @@ from .autodiscover_request import AutodiscoverRequestError, Family, parse_reques
 from .base_url import MAX_HOST_OCTETS, HostError, public_base_url
 from .catalog import Catalog, Match
 from .clients import ProxyPolicy, parse_networks
-from .dispatch import FAST_ROUTES
+from .dispatch import FAST_ROUTES, FastHandler
 from .formats import autodiscover_json, mobileconfig, mobilesync, outlook, pacc
 from .formats.autodiscover_json import POX_PATH
 from .limits import TokenBuckets, retry_after
 from .loader import Config, load_config
-from .observe import ADDRESS_KEY, Metrics, ObserveSettings
+from .observe import ADDRESS_KEY, LogFormat, Metrics, ObserveSettings
 from .profile_signing import ProfileSigner, SigningSetupError, load_signer
 from .query import ADDRESS_PARAMETERS, address_parameter, query_value
 from .reload import ConfigState, Reloader
@@ -70,6 +72,8 @@ _PRIVATE_JSON = CIMultiDict({"Content-Type": "application/json; charset=utf-8", 
 
 _EMAILADDRESS = ("emailaddress",)
 _EMAIL = ("email",)
+
+ClientHandler = observe.Handler | observe.PlainHandler
 
 APPLE_PROFILE_PATHS = ("/email.mobileconfig", "/apple/mobileconfig")
 
@@ -230,7 +234,15 @@ class ClientEndpoints:
     without making a coroutine, which cost a twentieth of a Thunderbird answer.
     """
 
-    __slots__ = ("_own_pox_answer", "_proxies", "_public_url", "_settings", "_signer", "_state")
+    __slots__ = (
+        "_logging",
+        "_own_pox_answer",
+        "_proxies",
+        "_public_url",
+        "_settings",
+        "_signer",
+        "_state",
+    )
 
     def __init__(
         self,
@@ -244,6 +256,8 @@ class ClientEndpoints:
         self._proxies = proxies
         self._signer = signer
         self._public_url = settings.public_url
+        self._logging = settings.observe.log_format is not LogFormat.OFF
+        """Whether the access log wants the address (stored on the request only then)."""
         self._own_pox_answer = (
             autodiscover_json.render_autodiscover_v1(
                 autodiscover_json.pox_url(public_base_url(settings.public_url, None))
@@ -268,7 +282,8 @@ class ClientEndpoints:
             except AddressError as exc:
                 address_problem = str(exc)
         if address is not None:
-            request[ADDRESS_KEY] = address
+            if self._logging:
+                request[ADDRESS_KEY] = address
             domain = address.ascii_domain
             match = catalog.lookup(domain)
             return _thunderbird_answer(match) if match else _not_served(domain)
@@ -317,7 +332,8 @@ class ClientEndpoints:
             address = parse_address(parsed.email)
         except AddressError as exc:
             return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"EMailAddress: {exc}")
-        request[ADDRESS_KEY] = address
+        if self._logging:
+            request[ADDRESS_KEY] = address
         catalog = self._state.catalog
         if parsed.family is Family.MOBILESYNC:
             return _mobilesync_answer(catalog, address)
@@ -381,7 +397,8 @@ class ClientEndpoints:
                 address = parse_address(given)
             except AddressError as exc:
                 raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
-        request[ADDRESS_KEY] = address
+        if self._logging:
+            request[ADDRESS_KEY] = address
         match = self._state.catalog.lookup(address.ascii_domain)
         if match is None:
             return _not_served(address.ascii_domain)
@@ -427,7 +444,8 @@ class ClientEndpoints:
                 address = parse_address(given)
             except AddressError as exc:
                 return _json(autodiscover_json.render_invalid_address(str(exc)), 400)
-        request[ADDRESS_KEY] = address
+        if self._logging:
+            request[ADDRESS_KEY] = address
         match = self._state.catalog.lookup(address.ascii_domain)
         if match is None:
             return _json(autodiscover_json.render_unknown_domain(address.domain), 404)
@@ -564,12 +582,14 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     proxies = ProxyPolicy(parse_networks(settings.trusted_proxies))
     metrics = Metrics(_catalog_gauges(state, reloader))
     in_flight = observe.InFlight()
-    observed = observe.observer(metrics, settings.observe, proxies, in_flight)
+    observed = observe.Observer(metrics, settings.observe, proxies, in_flight)
+
+    def labels(handler: object) -> tuple[str, str]:
+        name = getattr(handler, "__name__", "")
+        return FAMILIES.get(name, (name or "static", "people"))
 
     def wrap(handler: observe.Handler | observe.PlainHandler) -> observe.Handler:
-        name = getattr(handler, "__name__", "")
-        endpoint, family = FAMILIES.get(name, (name or "static", "people"))
-        return observed(handler, endpoint, family)
+        return observed(handler, *labels(handler))
 
     middlewares = []
     if settings.rate_limit > 0:
@@ -604,35 +624,39 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
         app.router.add_get("/metrics", wrap(metrics_page))
     clients = ClientEndpoints(state, settings, proxies, signer)
     app[CLIENTS] = clients
-    fast: dict[tuple[str, str], observe.Handler] = {}
+    fast: dict[tuple[str, str], FastHandler] = {}
 
-    def add(method: str, path: str, handler: observe.Handler) -> None:
-        """A route; plain paths also go into the table the fast dispatcher reads."""
-        if method == "GET":
-            app.router.add_get(path, handler)  # and HEAD
-        else:
-            app.router.add_post(path, handler)
-        if "{" not in path:
-            fast[(method, path)] = handler
+    def add(method: str, paths: Iterable[str], handler: ClientHandler) -> None:
+        """Routes for a client handler; plain paths also go into the fast dispatcher's table,
+        as the handler observed without a coroutine when it waits for nothing."""
+        routed = wrap(handler)
+        quick: FastHandler = routed
+        if not inspect.iscoroutinefunction(handler):
+            quick = observed.plain(cast(observe.PlainHandler, handler), *labels(handler))
+        for path in paths:
+            if method == "GET":
+                app.router.add_get(path, routed)  # and HEAD
+            else:
+                app.router.add_post(path, routed)
+            if "{" not in path:
+                fast[(method, path)] = quick
 
-    tb_config, tb_ispdb = wrap(clients.thunderbird_config), wrap(clients.thunderbird_ispdb)
-    for path in THUNDERBIRD_PATHS:
-        add("GET", path, tb_config)
-    app.router.add_get("/v1.1/{domain}", tb_ispdb)
-    pacc_document = wrap(clients.pacc_document)
-    for path in (pacc.PATH, pacc.LEGACY_PATH):
-        add("GET", path, pacc_document)
-    pox_post, pox_get = wrap(clients.autodiscover_post), wrap(clients.autodiscover_get)
-    for path in (*COMMON_AUTODISCOVER_PATHS, AUTODISCOVER_PATH):
-        add("POST", path, pox_post)
-        add("GET", path, pox_get)
-    json_query = wrap(clients.autodiscover_json_get)
-    json_path = wrap(clients.autodiscover_json_path)
-    for path in AUTODISCOVER_JSON_PATHS:
-        add("GET", path, json_path if "{address" in path else json_query)
-    apple = wrap(clients.apple_profile)
-    for path in APPLE_PROFILE_PATHS:
-        add("GET", path, apple)
+    add("GET", THUNDERBIRD_PATHS, clients.thunderbird_config)
+    add("GET", ["/v1.1/{domain}"], clients.thunderbird_ispdb)
+    add("GET", (pacc.PATH, pacc.LEGACY_PATH), clients.pacc_document)
+    add("POST", (*COMMON_AUTODISCOVER_PATHS, AUTODISCOVER_PATH), clients.autodiscover_post)
+    add("GET", (*COMMON_AUTODISCOVER_PATHS, AUTODISCOVER_PATH), clients.autodiscover_get)
+    add(
+        "GET",
+        [p for p in AUTODISCOVER_JSON_PATHS if "{address" not in p],
+        clients.autodiscover_json_get,
+    )
+    add(
+        "GET",
+        [p for p in AUTODISCOVER_JSON_PATHS if "{address" in p],
+        clients.autodiscover_json_path,
+    )
+    add("GET", APPLE_PROFILE_PATHS, clients.apple_profile)
     if not middlewares:
         app[FAST_ROUTES] = fast
     if settings.settings_page:
