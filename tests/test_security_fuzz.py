@@ -680,11 +680,13 @@ def raw_server(tmp_path_factory) -> Iterator[LiveServer]:
 
 def _exchange(server: LiveServer, request: bytes, method: str) -> Answer:
     """Send and read, skipping interim 1xx answers (Expect: 100-continue)."""
+    request_line = request.split(b"\r\n", 1)[0].split(b" ")
+    target = request_line[1].decode("latin-1") if len(request_line) >= 3 else repr(request[:80])
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(request)
         buffer = bytearray()
         while True:
-            answer = read_answer(sock, method, request[:80].decode("latin-1"), buffer=buffer)
+            answer = read_answer(sock, method, target, buffer=buffer)
             if answer.status >= 200:
                 return answer
 
