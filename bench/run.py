@@ -7,6 +7,7 @@ line of output is machine-readable JSON.
 """
 
 import argparse
+import datetime
 import json
 import os
 import shutil
@@ -23,6 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import catalog
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
 HERE = Path(__file__).resolve().parent
 POX = (
@@ -232,6 +237,69 @@ def access_log_ratio(
         logged.wait(timeout=10)
 
 
+def signing_files(work: Path, kind: str) -> tuple[Path, Path]:
+    """A self-signed profile-signing certificate and its key: RSA 2048 or ECDSA P-256."""
+    key = (
+        rsa.generate_private_key(65537, 2048)
+        if kind == "rsa"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"bench {kind}")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = work / f"{kind}.crt", work / f"{kind}.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def signed_profile_ratios(
+    config: Path, base_port: int, domains: list[str], work: Path, args: argparse.Namespace
+) -> dict[str, dict[str, float]]:
+    """The Apple profile ratio with signing on, for an RSA and an ECDSA signing key."""
+    apple = next(e for e in ENDPOINTS if e.name == "apple-profile")
+    script = work / "apple-signed.lua"
+    script.write_text(lua_script(apple, domains))
+    results = {}
+    for kind in ("rsa", "ecdsa"):
+        cert, key = signing_files(work, kind)
+        port = free_port()
+        command = [sys.executable, "-m", "autoconfig", "serve", "--config", str(config)]
+        command += ["--port", str(port), "--no-watch"]
+        command += ["--profile-cert", str(cert), "--profile-key", str(key)]
+        server = start(command, port, core=0)
+        try:
+            rounds = []
+            for _ in range(args.rounds):
+                ours_run = wrk(port, script, args.seconds, 1)
+                base_run = wrk(base_port, script, args.seconds, 1)
+                rounds.append((result(ours_run), result(base_run)))
+            results[kind] = {
+                "rps": round(statistics.median(o["rps"] for o, _ in rounds)),
+                "ratio": round(statistics.median(o["rps"] / b["rps"] for o, b in rounds), 3),
+                "p99_ms": round(statistics.median(o["p99_us"] for o, _ in rounds) / 1000, 2),
+            }
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=5, help="length of one round")
@@ -320,6 +388,14 @@ def main() -> int:
                 "thunderbird with --access-log json: ratio "
                 f"{report['thunderbird_access_log_ratio']:.2f} (logs written to /dev/null)"
             )
+        if args.only is None or "apple-profile" in args.only:
+            signed = signed_profile_ratios(config, base_port, domains, work, args)
+            report["apple_profile_signed"] = signed
+            for kind, figures in signed.items():
+                print(
+                    f"apple-profile signed ({kind}): {figures['rps']} req/s, ratio "
+                    f"{figures['ratio']:.2f}, p99 {figures['p99_ms']} ms"
+                )
         report["reload_stall_ms"] = round(reload_stall(ours_port, ours), 1)
         stall = report["reload_stall_ms"]
         print(f"reload of the whole catalog: longest /healthz round trip {stall} ms")
