@@ -119,14 +119,16 @@ async def to_https(request: web.Request) -> web.Response:
 
 def plain_http_app(main: web.Application) -> web.Application:
     """The legacy-HTTP listener: the same state as the main app, fewer routes."""
-    app = web.Application(client_max_size=main._client_max_size)
+    # The main app's middlewares (the per-IP rate limit, when on) guard this listener too,
+    # sharing their buckets: a client is not allowed twice the rate by using both ports.
+    app = web.Application(client_max_size=main._client_max_size, middlewares=main.middlewares)
     for key in (STATE, SETTINGS, PROXIES, METRICS, DRAINING, RELOADER, IN_FLIGHT, WRAP):
         app[key] = main[key]
     wrap = main[WRAP]
     thunderbird_config = wrap(main[CLIENTS].thunderbird_config)
     for path in THUNDERBIRD_PATHS:
         app.router.add_get(path, thunderbird_config)
-    if FAST_ROUTES in main:
+    if FAST_ROUTES in main and not main.middlewares:
         app[FAST_ROUTES] = {("GET", path): thunderbird_config for path in THUNDERBIRD_PATHS}
     app.router.add_get("/healthz", wrap(healthz))
     app.router.add_get("/readyz", wrap(readyz))

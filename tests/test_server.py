@@ -349,3 +349,18 @@ def test_plain_http_listener_requests_are_counted(tmp_path, ca):
         url = f"https://127.0.0.1:{server.port}/metrics"
         _, _, body = get(url, client_context(ca))
     assert 'endpoint="config-v1.1.xml",family="thunderbird",status="200"} 1.0' in body.decode()
+
+
+def test_the_rate_limit_guards_the_plain_http_listener_too(tmp_path, ca):
+    """One bucket per client across both listeners: the plain port is no way around the limit."""
+    chain, key, _ = write_cert(ca, tmp_path)
+    http_port = free_port()
+    with ServerProcess(
+        BUNDLED, "--tls-cert", str(chain), "--tls-key", str(key), "--http-port", str(http_port),
+        "--rate-limit", "0.01", "--rate-burst", "3",
+    ) as server:  # fmt: skip
+        url = "/mail/config-v1.1.xml?emailaddress=a%40example.com"
+        statuses = [get(f"https://127.0.0.1:{server.port}{url}", client_context(ca))[0]]
+        for _ in range(4):
+            statuses.append(get(f"http://127.0.0.1:{http_port}{url}")[0])
+    assert statuses == [200, 200, 200, 429, 429]
