@@ -13,8 +13,8 @@ A request that names no schema gets the one of its own request namespace, Outloo
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -35,8 +35,9 @@ SCHEMA_FAMILIES = {OUTLOOK_NS: Family.OUTLOOK, mobilesync.RESPONSE_NS: Family.MO
 ACCEPTED_SCHEMAS = frozenset(SCHEMA_FAMILIES)
 
 
-@dataclass(frozen=True, slots=True)
-class AutodiscoverRequest:
+class AutodiscoverRequest(NamedTuple):
+    """What a request asks for (a named tuple: one is made per request)."""
+
     email: str
     response_schema: str
 
@@ -110,6 +111,11 @@ no `]]>` can be in it, and the whitespace around it is what the lxml path strips
 """
 
 
+_SCHEMA_TEXT = {schema.encode("ascii"): schema for schema in ACCEPTED_SCHEMAS}
+_DEFAULT_SCHEMA = {ns.encode("ascii"): schema for ns, schema in _REQUEST_NAMESPACE_SCHEMAS.items()}
+"""The schema texts, found by their bytes: no decoding per request."""
+
+
 def _common_request(body: bytes) -> AutodiscoverRequest | None:
     """The request, if `body` has the exact shape Outlook and ActiveSync clients send; else none.
 
@@ -129,14 +135,10 @@ def _common_request(body: bytes) -> AutodiscoverRequest | None:
     match = _COMMON_REQUEST.fullmatch(body)
     if match is None:
         return None
-    schema = match["schema"]
+    email, schema, namespace = match.group("email", "schema", "ns")
     return AutodiscoverRequest(
-        email=match["email"].decode("ascii"),
-        response_schema=(
-            schema.decode("ascii")
-            if schema is not None
-            else _REQUEST_NAMESPACE_SCHEMAS[match["ns"].decode("ascii")]
-        ),
+        email.decode("ascii"),
+        _SCHEMA_TEXT[schema] if schema is not None else _DEFAULT_SCHEMA[namespace],
     )
 
 
