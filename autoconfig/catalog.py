@@ -13,7 +13,7 @@ from multidict import CIMultiDict
 
 from .formats import mobileconfig, mobilesync, outlook, thunderbird
 from .loader import Config
-from .model import Domain, Provider, Redirect
+from .model import Provider, Redirect
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,24 @@ class ProviderEntry:
         )
 
 
+class Listing(NamedTuple):
+    """How a domain is listed: what a request needs of its Domain entry, without its name.
+
+    Shared by all the domains of a provider that are listed alike (100,000 domains of one
+    domain-list file make one Listing): a lookup then reads a few hot objects instead of one
+    cold record per domain.
+    """
+
+    listed: bool
+    redirect: Redirect | None
+    """The redirect of the domain itself, if any, and the provider's otherwise."""
+
+
+_UNLISTED = Listing(listed=False, redirect=None)
+
+_Indexed = tuple["ProviderEntry", Listing]
+
+
 class Match(NamedTuple):
     """The result of a lookup: whose domain it is and how it was listed.
 
@@ -61,7 +79,7 @@ class Match(NamedTuple):
 
     entry: ProviderEntry
     domain: str
-    listed_as: Domain
+    listing: Listing
 
     @property
     def provider(self) -> Provider:
@@ -70,7 +88,7 @@ class Match(NamedTuple):
     @property
     def redirect(self) -> Redirect | None:
         """A redirect of the domain itself wins over one of its provider."""
-        return self.listed_as.redirect or self.entry.provider.redirect
+        return self.listing.redirect
 
 
 class Catalog:
@@ -80,22 +98,31 @@ class Catalog:
     hosters whose customers point their autoconfig names at one server.
     """
 
-    __slots__ = ("_default", "_exact", "_wildcards", "entries")
+    __slots__ = ("_default", "_default_listing", "_exact", "_wildcards", "entries")
 
     def __init__(self, providers: Iterable[Provider], default_provider: str | None = None) -> None:
-        exact: dict[str, tuple[ProviderEntry, Domain]] = {}
-        wildcards: dict[str, tuple[ProviderEntry, Domain]] = {}
+        exact: dict[str, _Indexed] = {}
+        wildcards: dict[str, _Indexed] = {}
         entries = []
         for provider in providers:
             entry = ProviderEntry.build(provider)
             entries.append(entry)
+            shared: tuple[dict[Redirect | None, _Indexed], ...] = ({}, {})
             for domain in provider.domains:
+                alike = shared[domain.listed]  # no object made per domain, nothing left to free
+                indexed = alike.get(domain.redirect)
+                if indexed is None:
+                    listing = Listing(domain.listed, domain.redirect or provider.redirect)
+                    indexed = alike[domain.redirect] = (entry, listing)
                 index = wildcards if domain.wildcard else exact
-                index.setdefault(domain.name, (entry, domain))
+                index.setdefault(domain.name, indexed)
         self._exact = exact
         self._wildcards = wildcards
         self.entries: tuple[ProviderEntry, ...] = tuple(entries)
         self._default = next((e for e in entries if e.provider.id == default_provider), None)
+        self._default_listing = (
+            Listing(False, self._default.provider.redirect) if self._default else _UNLISTED
+        )
 
     @classmethod
     def from_config(cls, config: Config) -> "Catalog":
@@ -137,5 +164,5 @@ class Catalog:
         if found is None:
             if self._default is None or not use_default:
                 return None
-            return Match(self._default, domain, Domain(domain, listed=False))
+            return Match(self._default, domain, self._default_listing)
         return Match(found[0], domain, found[1])

@@ -213,7 +213,7 @@ def _host_belongs_to(host: str, domain: str, match: Match, catalog: Catalog) -> 
     if own is None:
         return False
     other = catalog.lookup(own)
-    return other is not None and other.entry is match.entry and other.listed_as.listed
+    return other is not None and other.entry is match.entry and other.listing.listed
 
 
 def _profile_signer(settings: Settings) -> ProfileSigner | None:
