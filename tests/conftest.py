@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -65,6 +66,32 @@ async def client(aiohttp_client, bundled_app):
 @pytest.fixture
 async def varied_client(aiohttp_client, varied_app):
     return await aiohttp_client(varied_app)
+
+
+@pytest.fixture
+def listening_socket() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A loopback TCP listener that records whether anything connected to it (for tests that
+    prove an XML entity or DTD on the network was never fetched)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.1)
+    connections: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connections.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], connections
+    stop.set()
+    thread.join()
+    server.close()
 
 
 @pytest.fixture

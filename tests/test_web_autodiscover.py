@@ -1,8 +1,5 @@
 """Outlook Autodiscover through the running app: settings, redirects, errors and hostile bodies."""
 
-import socket
-import threading
-
 import pytest
 from lxml import etree
 
@@ -194,32 +191,6 @@ async def test_external_file_entity_is_not_read(client, tmp_path):
     _, answer = await post(client, body)
     assert error_code(answer) == "600"
     assert b"TOP-SECRET" not in answer
-
-
-@pytest.fixture
-def listening_socket():
-    """A TCP listener that records whether anyone connected to it."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    connections = []
-    stop = threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            connections.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1], connections
-    stop.set()
-    thread.join()
-    server.close()
 
 
 @pytest.mark.parametrize(

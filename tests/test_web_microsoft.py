@@ -2,8 +2,6 @@
 
 import asyncio
 import json
-import socket
-import threading
 
 import pytest
 import yaml
@@ -512,33 +510,8 @@ async def test_external_file_entity_is_not_read(client, tmp_path):
     assert b"TOP-SECRET" not in answer
 
 
-@pytest.fixture
-def listener():
-    """A loopback TCP listener that records whether anything connected to it."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.1)
-    connections: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                connections.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1], connections
-    stop.set()
-    thread.join()
-    server.close()
-
-
-async def test_network_entities_are_not_fetched(client, listener):
-    port, connections = listener
+async def test_network_entities_are_not_fetched(client, listening_socket):
+    port, connections = listening_socket
     body = (
         f'<?xml version="1.0"?><!DOCTYPE r SYSTEM "http://127.0.0.1:{port}/r.dtd">'
         f'<Autodiscover xmlns="{MOBILE_REQUEST}"><Request>'
