@@ -99,6 +99,12 @@ end
 """
 
 
+def serve_command(config: Path, port: int, *options: str) -> list[str]:
+    """`autoconfig serve` of the generated catalog on a loopback port, files not watched."""
+    command = [sys.executable, "-m", "autoconfig", "serve", "--config", str(config)]
+    return [*command, "--port", str(port), "--no-watch", *options]
+
+
 def start(command: list[str], port: int, core: int) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         ["taskset", "-c", str(core), *command],
@@ -206,23 +212,7 @@ def access_log_ratio(
 ) -> float:
     """The Thunderbird ratio again, with JSON access logs on (written, then thrown away)."""
     port = free_port()
-    logged = start(
-        [
-            sys.executable,
-            "-m",
-            "autoconfig",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-            "--no-watch",
-            "--access-log",
-            "json",
-        ],
-        port,
-        core=0,
-    )
+    logged = start(serve_command(config, port, "--access-log", "json"), port, core=0)
     try:
         script = work / "thunderbird-logged.lua"
         script.write_text(lua_script(ENDPOINTS[0], domains))
@@ -279,10 +269,8 @@ def signed_profile_ratios(
     for kind in ("rsa", "ecdsa"):
         cert, key = signing_files(work, kind)
         port = free_port()
-        command = [sys.executable, "-m", "autoconfig", "serve", "--config", str(config)]
-        command += ["--port", str(port), "--no-watch"]
-        command += ["--profile-cert", str(cert), "--profile-key", str(key)]
-        server = start(command, port, core=0)
+        signing = ("--profile-cert", str(cert), "--profile-key", str(key))
+        server = start(serve_command(config, port, *signing), port, core=0)
         try:
             rounds = []
             for _ in range(args.rounds):
@@ -316,21 +304,7 @@ def main() -> int:
 
     ours_port, base_port = free_port(), free_port()
     started = time.monotonic()
-    ours = start(
-        [
-            sys.executable,
-            "-m",
-            "autoconfig",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(ours_port),
-            "--no-watch",
-        ],
-        ours_port,
-        core=0,
-    )
+    ours = start(serve_command(config, ours_port), ours_port, core=0)
     startup = time.monotonic() - started
     rss = rss_mib(ours.pid)
     base = start([sys.executable, str(HERE / "baseline_app.py"), str(base_port)], base_port, 0)
