@@ -152,6 +152,19 @@ def result(process: subprocess.Popen[str]) -> dict[str, float]:
     return data
 
 
+def side_by_side(
+    port: int, base_port: int, script: Path, args: argparse.Namespace
+) -> list[tuple[dict[str, float], dict[str, float]]]:
+    """`args.rounds` rounds of wrk on our server and the baseline at the same moment:
+    (ours, baseline) results per round."""
+    rounds = []
+    for _ in range(args.rounds):
+        ours_run = wrk(port, script, args.seconds, 1)
+        base_run = wrk(base_port, script, args.seconds, 1)
+        rounds.append((result(ours_run), result(base_run)))
+    return rounds
+
+
 def works(port: int, endpoint: Endpoint, domain: str) -> bool:
     address = f"probe@{domain}"
     url = f"http://127.0.0.1:{port}" + endpoint.path.replace("%s", address.replace("@", "%40"))
@@ -216,12 +229,8 @@ def access_log_ratio(
     try:
         script = work / "thunderbird-logged.lua"
         script.write_text(lua_script(ENDPOINTS[0], domains))
-        ratios = []
-        for _ in range(args.rounds):
-            ours_run = wrk(port, script, args.seconds, 1)
-            base_run = wrk(base_port, script, args.seconds, 1)
-            ratios.append(result(ours_run)["rps"] / result(base_run)["rps"])
-        return round(statistics.median(ratios), 3)
+        rounds = side_by_side(port, base_port, script, args)
+        return round(statistics.median(o["rps"] / b["rps"] for o, b in rounds), 3)
     finally:
         logged.terminate()
         logged.wait(timeout=10)
@@ -272,11 +281,7 @@ def signed_profile_ratios(
         signing = ("--profile-cert", str(cert), "--profile-key", str(key))
         server = start(serve_command(config, port, *signing), port, core=0)
         try:
-            rounds = []
-            for _ in range(args.rounds):
-                ours_run = wrk(port, script, args.seconds, 1)
-                base_run = wrk(base_port, script, args.seconds, 1)
-                rounds.append((result(ours_run), result(base_run)))
+            rounds = side_by_side(port, base_port, script, args)
             results[kind] = {
                 "rps": round(statistics.median(o["rps"] for o, _ in rounds)),
                 "ratio": round(statistics.median(o["rps"] / b["rps"] for o, b in rounds), 3),
@@ -328,11 +333,7 @@ def main() -> int:
                 continue
             script = work / f"{endpoint.name}.lua"
             script.write_text(lua_script(endpoint, domains))
-            rounds = []
-            for _ in range(args.rounds):
-                ours_run = wrk(ours_port, script, args.seconds, 1)
-                base_run = wrk(base_port, script, args.seconds, 1)
-                rounds.append((result(ours_run), result(base_run)))
+            rounds = side_by_side(ours_port, base_port, script, args)
             ratio = statistics.median(o["rps"] / b["rps"] for o, b in rounds)
             summary = {
                 "rps": round(statistics.median(o["rps"] for o, _ in rounds)),
