@@ -246,6 +246,16 @@ Recorder = Callable[[web.Request, int, float, str], None]
 """A handler that waits for nothing: called directly, no coroutine made for it."""
 
 
+def as_coroutine(handler: PlainHandler) -> Handler:
+    """A plain handler as the coroutine function aiohttp's router needs."""
+
+    async def routed(request: web.Request) -> web.StreamResponse:
+        return handler(request)
+
+    routed.__name__ = getattr(handler, "__name__", "routed")
+    return routed
+
+
 class Observer:
     """Wraps route handlers: request id, metrics and access log around each one.
 
@@ -326,13 +336,7 @@ class Observer:
     def __call__(self, handler: Handler | PlainHandler, endpoint: str, family: str) -> Handler:
         """`handler` observed, as the coroutine function aiohttp's router calls."""
         if not inspect.iscoroutinefunction(handler):
-            observed_plain = self.plain(cast(PlainHandler, handler), endpoint, family)
-
-            async def routed(request: web.Request) -> web.StreamResponse:
-                return observed_plain(request)
-
-            routed.__name__ = observed_plain.__name__
-            return routed
+            return as_coroutine(self.plain(cast(PlainHandler, handler), endpoint, family))
         waiting = cast(Handler, handler)
         record, request_id_of, in_flight = (
             self._recorder(endpoint, family),

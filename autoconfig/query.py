@@ -12,6 +12,7 @@ from .address import (
     MAX_DOMAIN_OCTETS,
     MAX_LOCAL_PART_OCTETS,
     EmailAddress,
+    parse_address,
 )
 
 ADDRESS_PARAMETERS = ("emailaddress", "email")
@@ -84,3 +85,17 @@ def address_parameter(request: web.Request, names: tuple[str, ...]) -> EmailAddr
     ):
         return None
     return EmailAddress(local, domain + dot, domain.lower())
+
+
+def address_in_query(request: web.Request, names: tuple[str, ...]) -> EmailAddress | None:
+    """The address a query gives under one of `names`: None when there is none (or it is
+    empty), AddressError when it is not a valid address.
+
+    The everyday form is read by `address_parameter`; any other by query_value and
+    parse_address.
+    """
+    address = address_parameter(request, names)
+    if address is not None:
+        return address
+    given = query_value(request, names)
+    return parse_address(given) if given else None

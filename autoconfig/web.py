@@ -32,12 +32,11 @@ from .catalog import Catalog, Match
 from .clients import ProxyPolicy, parse_networks
 from .dispatch import FAST_ROUTES, FastHandler
 from .formats import autodiscover_json, mobileconfig, mobilesync, outlook, pacc
-from .formats.autodiscover_json import POX_PATH
 from .limits import TokenBuckets, retry_after
 from .loader import Config, load_config
 from .observe import ADDRESS_KEY, LogFormat, Metrics, ObserveSettings
 from .profile_signing import ProfileSigner, SigningSetupError, load_signer
-from .query import ADDRESS_PARAMETERS, address_parameter, query_value
+from .query import ADDRESS_PARAMETERS, address_in_query, query_value
 from .reload import ConfigState, Reloader
 
 MAX_BODY_BYTES = 16 * 1024
@@ -151,11 +150,10 @@ def _autodiscover_answer(catalog: Catalog, address: EmailAddress) -> web.Respons
     if match is None:
         return _autodiscover_error(outlook.ErrorCode.ADDRESS_NOT_FOUND)
     entry = match.entry
-    if entry.hosts_need_local_part:
-        try:
-            check_host_local_part(address, True)
-        except AddressError as exc:
-            return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"EMailAddress: {exc}")
+    try:
+        check_host_local_part(address, entry.hosts_need_local_part)
+    except AddressError as exc:
+        return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"EMailAddress: {exc}")
     redirect = match.redirect
     if redirect is not None and redirect.url is not None:
         raise web.HTTPFound(redirect.url, headers=PRIVATE_HEADERS)
@@ -238,7 +236,6 @@ class ClientEndpoints:
         "_logging",
         "_own_pox_answer",
         "_proxies",
-        "_public_url",
         "_settings",
         "_signer",
         "_state",
@@ -255,7 +252,6 @@ class ClientEndpoints:
         self._settings = settings
         self._proxies = proxies
         self._signer = signer
-        self._public_url = settings.public_url
         self._logging = settings.observe.log_format is not LogFormat.OFF
         """Whether the access log wants the address (stored on the request only then)."""
         self._own_pox_answer = (
@@ -265,7 +261,8 @@ class ClientEndpoints:
             if settings.public_url
             else b""
         )
-        """The autodiscover.json answer pointing at this server, when its URL is configured."""
+        """The autodiscover.json answer pointing at this server, when its URL is configured
+        (empty otherwise: the URL then comes from the request)."""
 
     def _host(self, request: web.Request) -> str:
         """The Host asked for (X-Forwarded-Host only from a trusted proxy); empty when none."""
@@ -275,12 +272,10 @@ class ClientEndpoints:
         """`config-v1.1.xml`: the domain comes from `emailaddress`, else from the Host header."""
         catalog = self._state.catalog
         address_problem = None
-        address = address_parameter(request, _EMAILADDRESS)
-        if address is None and (given := query_value(request, _EMAILADDRESS)):
-            try:
-                address = parse_address(given)
-            except AddressError as exc:
-                address_problem = str(exc)
+        try:
+            address = address_in_query(request, _EMAILADDRESS)
+        except AddressError as exc:
+            address, address_problem = None, str(exc)
         if address is not None:
             if self._logging:
                 request[ADDRESS_KEY] = address
@@ -342,12 +337,11 @@ class ClientEndpoints:
     def autodiscover_get(self, request: web.Request) -> web.Response:
         """Clients that GET the POX URL: an address parameter, or the domain from the Host."""
         catalog = self._state.catalog
-        given = query_value(request, ADDRESS_PARAMETERS)
-        if given:
-            try:
-                address = parse_address(given)
-            except AddressError as exc:
-                return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"address: {exc}")
+        try:
+            address = address_in_query(request, ADDRESS_PARAMETERS)
+        except AddressError as exc:
+            return _autodiscover_error(outlook.ErrorCode.INVALID_REQUEST, f"address: {exc}")
+        if address is not None:
             return _autodiscover_answer(catalog, address)
         try:
             domain = domain_from_host(self._host(request), ("autodiscover.",))
@@ -388,26 +382,22 @@ class ClientEndpoints:
 
         Made for one address, so never cached; signed when a certificate is configured.
         """
-        address = address_parameter(request, ADDRESS_PARAMETERS)
+        try:
+            address = address_in_query(request, ADDRESS_PARAMETERS)
+        except AddressError as exc:
+            raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
         if address is None:
-            given = query_value(request, ADDRESS_PARAMETERS)
-            if not given:
-                raise web.HTTPBadRequest(text="Give ?emailaddress=you@your.domain\n")
-            try:
-                address = parse_address(given)
-            except AddressError as exc:
-                raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
+            raise web.HTTPBadRequest(text="Give ?emailaddress=you@your.domain\n")
         if self._logging:
             request[ADDRESS_KEY] = address
         match = self._state.catalog.lookup(address.ascii_domain)
         if match is None:
             return _not_served(address.ascii_domain)
         entry = match.entry
-        if entry.hosts_need_local_part:
-            try:
-                check_host_local_part(address, True)
-            except AddressError as exc:
-                raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
+        try:
+            check_host_local_part(address, entry.hosts_need_local_part)
+        except AddressError as exc:
+            raise web.HTTPBadRequest(text=f"address: {exc}\n") from exc
         try:
             body = entry.mobileconfig.fill(address)
         except mobileconfig.ProfileUnavailable as exc:
@@ -420,30 +410,26 @@ class ClientEndpoints:
 
     def autodiscover_json_get(self, request: web.Request) -> web.Response:
         """Autodiscover v2 (JSON), address as `?Email=`: the URL of one protocol, or an error."""
-        address = address_parameter(request, _EMAIL)
-        if address is not None:
-            return self._autodiscover_json(request, None, address)
-        return self._autodiscover_json(request, query_value(request, _EMAIL))
+        return self._autodiscover_json(request, None)
 
     def autodiscover_json_path(self, request: web.Request) -> web.Response:
         """Autodiscover v2 (JSON), address as the path segment after `/v1.0/`."""
-        return self._autodiscover_json(request, request.match_info.get("address"))
+        return self._autodiscover_json(request, request.match_info["address"])
 
-    def _autodiscover_json(
-        self, request: web.Request, given: str | None, address: EmailAddress | None = None
-    ) -> web.Response:
-        """The answer for the address `given` as text, or already parsed as `address`."""
+    def _autodiscover_json(self, request: web.Request, in_path: str | None) -> web.Response:
+        """The answer for the address in the path, or (`in_path` None) in the query."""
         given_protocol = query_value(request, ("protocol",))
         protocol = autodiscover_json.parse_protocol(given_protocol)
         if protocol is None:
             return _json(autodiscover_json.render_protocol_error(given_protocol), 400)
+        try:
+            address = (
+                address_in_query(request, _EMAIL) if in_path is None else parse_address(in_path)
+            )
+        except AddressError as exc:
+            return _json(autodiscover_json.render_invalid_address(str(exc)), 400)
         if address is None:
-            if not given:
-                return _json(autodiscover_json.render_missing_address(), 400)
-            try:
-                address = parse_address(given)
-            except AddressError as exc:
-                return _json(autodiscover_json.render_invalid_address(str(exc)), 400)
+            return _json(autodiscover_json.render_missing_address(), 400)
         if self._logging:
             request[ADDRESS_KEY] = address
         match = self._state.catalog.lookup(address.ascii_domain)
@@ -470,13 +456,14 @@ class ClientEndpoints:
         redirect = match.redirect
         if redirect is not None and redirect.url is not None:
             return _json(autodiscover_json.render_autodiscover_v1(redirect.url))
-        if self._public_url:
+        if self._own_pox_answer:
             return _json(self._own_pox_answer)
         host = self._host(request)
         if not _host_belongs_to(host, address.ascii_domain, match, self._state.catalog):
             host = f"autodiscover.{address.ascii_domain}"
             if len(host) <= MAX_HOST_OCTETS:  # a normalised domain: a valid host name
-                return _json(autodiscover_json.render_autodiscover_v1(f"https://{host}{POX_PATH}"))
+                own = autodiscover_json.pox_url(f"https://{host}")
+                return _json(autodiscover_json.render_autodiscover_v1(own))
         try:
             base = public_base_url(None, host)
         except HostError as exc:
@@ -629,10 +616,12 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     def add(method: str, paths: Iterable[str], handler: ClientHandler) -> None:
         """Routes for a client handler; plain paths also go into the fast dispatcher's table,
         as the handler observed without a coroutine when it waits for nothing."""
-        routed = wrap(handler)
-        quick: FastHandler = routed
-        if not inspect.iscoroutinefunction(handler):
+        quick: FastHandler
+        if inspect.iscoroutinefunction(handler):
+            quick = routed = wrap(handler)
+        else:  # observed once; the router gets a coroutine around the same function
             quick = observed.plain(cast(observe.PlainHandler, handler), *labels(handler))
+            routed = observe.as_coroutine(quick)
         for path in paths:
             if method == "GET":
                 app.router.add_get(path, routed)  # and HEAD
