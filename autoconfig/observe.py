@@ -241,9 +241,9 @@ def _request_ids() -> Callable[[], str]:
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PlainHandler = Callable[[web.Request], web.StreamResponse]
+"""A handler that waits for nothing: called directly, no coroutine made for it."""
 Recorder = Callable[[web.Request, int, float, str], None]
 """Records a finished request: (request, status, start time, request id)."""
-"""A handler that waits for nothing: called directly, no coroutine made for it."""
 
 
 def as_coroutine(handler: PlainHandler) -> Handler:
@@ -281,9 +281,7 @@ class Observer:
         given = request.headers.get(_REQUEST_ID)
         return given if given is not None and _GOOD_REQUEST_ID.match(given) else self._new_id()
 
-    def _recorder(
-        self, endpoint: str, family: str
-    ) -> Callable[[web.Request, int, float, str], None]:
+    def _recorder(self, endpoint: str, family: str) -> Recorder:
         """What a finished request of one route records: its count, latency and log line."""
         statuses, latency = self._metrics.route(endpoint, family)
         buckets, total = latency.buckets, latency.total

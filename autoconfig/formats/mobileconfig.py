@@ -149,9 +149,16 @@ def _uuid5_from(started: "hashlib._Hash", rest: bytes) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+def _uuid_state(provider_id: str, address: EmailAddress) -> "hashlib._Hash":
+    """SHA-1 fed with all a profile's UUIDs share: each part's is one copy and update away."""
+    state = _NAMESPACE_HASH.copy()
+    state.update(f"{provider_id}\n{normalized_address(address)}\n".encode())
+    return state
+
+
 def payload_uuid(provider_id: str, address: EmailAddress, part: str) -> str:
     """The stable UUID of one part (`profile`, `mail`, `caldav`...) of one address's profile."""
-    return uuid5_text(f"{provider_id}\n{normalized_address(address)}\n{part}")
+    return _uuid5_from(_uuid_state(provider_id, address), part.encode("utf-8"))
 
 
 def _identifier_prefix(provider_id: str) -> str:
@@ -160,13 +167,15 @@ def _identifier_prefix(provider_id: str) -> str:
     return ".".join([*reversed(labels), "autoconfig"])
 
 
-def _value(key: str, provider_id: str, address: EmailAddress) -> str:
-    """The real text of a field key; both render paths end here."""
-    kind, _, argument = key.partition(":")
+def _value(kind: str, argument: str, address: EmailAddress, uuids: "hashlib._Hash") -> str:
+    """The real text of a field (key `kind:argument`); both render paths end here.
+
+    `uuids` is the address's `_uuid_state`, made once per profile.
+    """
     if kind == "address":
         return str(address)
     if kind == "uuid":
-        return payload_uuid(provider_id, address, argument)
+        return _uuid5_from(uuids.copy(), argument.encode("utf-8"))
     return substitute(argument, address, for_host=kind == "host")
 
 
@@ -277,7 +286,13 @@ def render(provider: Provider, address: EmailAddress) -> bytes:
 
     Raises ProfileUnavailable when the provider has no servers Apple Mail can use.
     """
-    return _profile(provider, lambda key: _value(key, provider.id, address))
+    uuids = _uuid_state(provider.id, address)
+
+    def field(key: str) -> str:
+        kind, _, argument = key.partition(":")
+        return _value(kind, argument, address, uuids)
+
+    return _profile(provider, field)
 
 
 def download_name(provider: Provider) -> str:
@@ -301,16 +316,8 @@ class CompiledMobileconfig:
         """The profile for `address`; raises ProfileUnavailable like `render`."""
         if self.template is None:
             raise ProfileUnavailable(self.unavailable)
-        per_address = _NAMESPACE_HASH.copy()
-        per_address.update(f"{self.provider_id}\n{normalized_address(address)}\n".encode())
-        values = {}
-        for name, kind, argument in self.fields:
-            if kind == "uuid":
-                values[name] = _uuid5_from(per_address.copy(), argument.encode("utf-8"))
-            elif kind == "address":
-                values[name] = str(address)
-            else:
-                values[name] = substitute(argument, address, for_host=kind == "host")
+        uuids = _uuid_state(self.provider_id, address)
+        values = {name: _value(kind, arg, address, uuids) for name, kind, arg in self.fields}
         return self.template.fill(values)
 
 

@@ -13,7 +13,7 @@ from enum import IntEnum
 
 from lxml import etree
 
-from ..address import EMAILADDRESS, EmailAddress, substitute
+from ..address import EmailAddress, substitute
 from ..model import Authentication, Provider, Server, SocketType
 from .template import Template, slot
 
@@ -139,10 +139,9 @@ class CompiledOutlook:
 
     def fill(self, address: EmailAddress) -> bytes:
         values: dict[str, str] = {}
-        whole = f"{address.local_part}@{address.domain}"
         for name, kind, template in self.sources:
             if kind == "address":
-                values[name] = whole
+                values[name] = f"{address.local_part}@{address.domain}"
             else:
                 values[name] = substitute(template, address, for_host=kind == "host")
         return self.settings.fill(values)
@@ -159,12 +158,7 @@ def compile_provider(provider: Provider) -> CompiledOutlook:
     }
     values = _Values(slot("address:"), hosts, logins)
     template = Template.from_rendered(_settings(provider, values))
-    sources = tuple(
-        # A login that is the whole address (the usual case) is the address: no substitution.
-        (name, "address" if argument == EMAILADDRESS else kind, argument)
-        for name in dict.fromkeys(template.slots)
-        for kind, _, argument in [name.partition(":")]
-    )
+    sources = tuple((name, *name.split(":", 1)) for name in dict.fromkeys(template.slots))
     return CompiledOutlook(settings=template, sources=sources)
 
 
