@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 from multidict import CIMultiDict
 
+from .config.loader import Config
 from .formats import mobileconfig, mobilesync, outlook, thunderbird
-from .loader import Config
 from .model import Provider, Redirect
 
 

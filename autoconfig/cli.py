@@ -14,19 +14,21 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import dns, ispdb, spec
+from . import ispdb
 from .address import AddressError, normalize_domain, parse_address
 from .catalog import Catalog
-from .clients import parse_networks
+from .config import spec
+from .config.diagnostics import ConfigInvalid
+from .config.lint import lint
+from .config.loader import Config, load_config
 from .doctor import command as doctor_command
-from .errors import ConfigInvalid
+from .formats import zone
 from .formats.mobileconfig import ProfileUnavailable
-from .lint import lint
-from .loader import Config, load_config
-from .observe import AddressLogging, LogFormat, ObserveSettings, quiet_bad_requests
-from .profile_signing import SigningSetupError
+from .formats.profile_signing import SigningSetupError
 from .server import ServerOptions, TLSSetupError, run_workers, serve
-from .web import Settings
+from .web.app import Settings
+from .web.observe import AddressLogging, LogFormat, ObserveSettings, quiet_bad_requests
+from .web.proxies import parse_networks
 
 DEFAULT_CONFIG = Path("providers.yaml")
 ENV_PREFIX = "AUTOCONFIG_"
@@ -190,7 +192,7 @@ def cmd_dns(args: argparse.Namespace) -> int:
     if match is None:
         print(f"autoconfig: no provider serves {domain}", file=sys.stderr)
         return 1
-    sys.stdout.write(dns.render_zone(match.provider, match.domain, target, args.ttl))
+    sys.stdout.write(zone.render_zone(match.provider, match.domain, target, args.ttl))
     return 0
 
 

@@ -13,7 +13,7 @@ import dataclasses
 from aiohttp import web
 
 from .cli import _parser, _settings
-from .web import create_app
+from .web.app import create_app
 
 
 async def app() -> web.Application:

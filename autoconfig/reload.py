@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .catalog import Catalog
-from .errors import ConfigError, ConfigInvalid
-from .loader import Config, load_config
+from .config.diagnostics import ConfigError, ConfigInvalid
+from .config.loader import Config, load_config
 
 log = logging.getLogger("autoconfig.reload")
 

@@ -23,10 +23,8 @@ from pathlib import Path
 from aiohttp import web
 
 from .address import AddressError, domain_from_host
-from .base_url import HostError, host_authority
-from .dispatch import FAST_ROUTES, Runner
-from .loader import Config
-from .web import (
+from .config.loader import Config
+from .web.app import (
     CLIENTS,
     DRAINING,
     IN_FLIGHT,
@@ -43,6 +41,8 @@ from .web import (
     metrics_page,
     readyz,
 )
+from .web.dispatch import FAST_ROUTES, Runner
+from .web.host import HostError, host_authority
 
 log = logging.getLogger("autoconfig.server")
 

@@ -14,9 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from autoconfig.catalog import Catalog
-from autoconfig.dispatch import Runner
-from autoconfig.loader import load_providers
-from autoconfig.web import Settings, create_app
+from autoconfig.config.loader import load_providers
+from autoconfig.web.app import Settings, create_app
+from autoconfig.web.dispatch import Runner
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "providers.yaml"

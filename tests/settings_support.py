@@ -8,10 +8,10 @@ import lxml.html
 
 from autoconfig.address import parse_address
 from autoconfig.catalog import Catalog
+from autoconfig.config.loader import load_providers
 from autoconfig.formats.settings_page import FormState, PageRenderer
 from autoconfig.formats.settings_view import Target
 from autoconfig.i18n import Catalogues
-from autoconfig.loader import load_providers
 
 from .conftest import BUNDLED, DATA, VARIED
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autoconfig.loader import load_providers
+from autoconfig.config.loader import load_providers
 
 from .conftest import BUNDLED, SHARED, VARIED
 

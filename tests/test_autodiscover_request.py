@@ -2,12 +2,12 @@
 
 import pytest
 
-from autoconfig.autodiscover_request import (
+from autoconfig.formats.outlook import ErrorCode
+from autoconfig.formats.pox_request import (
     AutodiscoverRequestError,
     Family,
     parse_request,
 )
-from autoconfig.formats.outlook import ErrorCode
 
 OUTLOOK_REQUEST = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
 OUTLOOK_RESPONSE = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"

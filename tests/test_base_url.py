@@ -2,7 +2,7 @@
 
 import pytest
 
-from autoconfig.base_url import HostError, host_authority, public_base_url
+from autoconfig.web.host import HostError, host_authority, public_base_url
 
 
 @pytest.mark.parametrize(

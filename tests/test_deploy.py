@@ -38,8 +38,8 @@ import yaml
 from lxml import etree
 
 from autoconfig import cli
-from autoconfig.loader import load_config
-from autoconfig.web import Settings, create_app
+from autoconfig.config.loader import load_config
+from autoconfig.web.app import Settings, create_app
 
 from .apple_support import make_signing_files
 from .conftest import BUNDLED, ROOT, free_port

@@ -24,8 +24,8 @@ from lxml import etree
 from prometheus_client.parser import text_string_to_metric_families
 from yarl import URL
 
-from autoconfig.dispatch import FAST_ROUTES, Runner
-from autoconfig.web import Settings, create_app
+from autoconfig.web.app import Settings, create_app
+from autoconfig.web.dispatch import FAST_ROUTES, Runner
 
 from .conftest import BUNDLED, DATA, VARIED, live_server
 from .test_web_autodiscover import OUT, pox

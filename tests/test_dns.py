@@ -12,8 +12,8 @@ import dns.zone
 import dns.zonefile
 import pytest
 
-from autoconfig.dns import render_zone
-from autoconfig.loader import load_providers
+from autoconfig.config.loader import load_providers
+from autoconfig.formats.zone import render_zone
 from autoconfig.model import Authentication, Domain, Provider, Redirect, Server, SocketType
 
 BUNDLED = Path(__file__).resolve().parent.parent / "providers.yaml"

@@ -28,11 +28,11 @@ from pathlib import Path
 import pytest
 
 from autoconfig.catalog import Catalog
+from autoconfig.config.loader import load_config
 from autoconfig.doctor import Options, Report, Status, diagnose, parse_targets
 from autoconfig.doctor.resolve import Lookup, ResolveError
 from autoconfig.formats import pacc
-from autoconfig.loader import load_config
-from autoconfig.web import Settings, create_app
+from autoconfig.web.app import Settings, create_app
 
 from . import doctor_lab as lab_tools
 

@@ -17,6 +17,7 @@ import pytest
 from autoconfig.address import parse_address
 from autoconfig.catalog import Catalog
 from autoconfig.cli import main
+from autoconfig.config.loader import load_config
 from autoconfig.doctor import (
     Nameserver,
     Options,
@@ -34,7 +35,6 @@ from autoconfig.doctor.protocols import Capabilities
 from autoconfig.doctor.resolve import AiohttpResolver, Lookup
 from autoconfig.doctor.tls import Handshake, judge_handshake
 from autoconfig.formats import outlook
-from autoconfig.loader import load_config
 from autoconfig.model import Authentication, Server, SocketType
 
 from .conftest import BUNDLED

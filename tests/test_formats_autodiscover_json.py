@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoconfig.address import AddressError, parse_address
-from autoconfig.base_url import HostError, public_base_url
+from autoconfig.config.loader import load_providers
 from autoconfig.formats import autodiscover_json
 from autoconfig.formats.autodiscover_json import ErrorCode, Protocol
-from autoconfig.loader import load_providers
+from autoconfig.web.host import HostError, public_base_url
 
 from .conftest import BUNDLED, DATA, VARIED
 

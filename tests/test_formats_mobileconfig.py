@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoconfig.address import parse_address
+from autoconfig.config.loader import load_providers
 from autoconfig.formats import mobileconfig
-from autoconfig.loader import load_providers
 from autoconfig.model import Authentication, Provider
 
 from .apple_support import load_profile, schema_available, schema_problems

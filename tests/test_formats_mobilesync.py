@@ -6,8 +6,8 @@ import yaml
 from lxml import etree
 
 from autoconfig.address import parse_address
+from autoconfig.config.loader import load_providers
 from autoconfig.formats import mobilesync, outlook
-from autoconfig.loader import load_providers
 
 from .conftest import BUNDLED, DATA, VARIED
 from .ms_ascmd import assert_valid, load_schema, optional_schema

@@ -6,8 +6,8 @@ import pytest
 from lxml import etree
 
 from autoconfig.address import parse_address
+from autoconfig.config.loader import load_providers
 from autoconfig.formats import outlook
-from autoconfig.loader import load_providers
 from autoconfig.model import Provider
 
 from .conftest import BUNDLED, VARIED

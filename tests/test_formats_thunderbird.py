@@ -3,8 +3,8 @@
 import pytest
 from lxml import etree
 
+from autoconfig.config.loader import load_providers
 from autoconfig.formats import thunderbird
-from autoconfig.loader import load_providers
 from autoconfig.model import Provider
 
 from .conftest import BUNDLED, VARIED

@@ -13,10 +13,10 @@ import pytest
 import yaml
 from lxml import etree
 
-from autoconfig.ispdb import ImportResult, export_losses, export_providers, import_files
-from autoconfig.loader import load_providers
+from autoconfig.config.loader import load_providers
+from autoconfig.ispdb.importer import ImportResult, export_losses, export_providers, import_files
 from autoconfig.model import Provider
-from autoconfig.web import Settings, create_app
+from autoconfig.web.app import Settings, create_app
 
 from .conftest import BUNDLED, DATA
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from autoconfig.errors import ConfigInvalid
-from autoconfig.loader import load_config
-from autoconfig.web import Settings, create_app
+from autoconfig.config.diagnostics import ConfigInvalid
+from autoconfig.config.loader import load_config
+from autoconfig.web.app import Settings, create_app
 
 
 def provider(pid: str, domains: str = "", extra: str = "") -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autoconfig.lint import CODES, lint
-from autoconfig.loader import load_config
+from autoconfig.config.lint import CODES, lint
+from autoconfig.config.loader import load_config
 
 from .conftest import BUNDLED, ROOT
 

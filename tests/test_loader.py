@@ -5,8 +5,8 @@ from textwrap import dedent, indent
 
 import pytest
 
-from autoconfig.errors import ConfigError, ConfigInvalid
-from autoconfig.loader import load_providers
+from autoconfig.config.diagnostics import ConfigError, ConfigInvalid
+from autoconfig.config.loader import load_providers
 from autoconfig.model import Authentication, SocketType
 
 BUNDLED = Path(__file__).parent.parent / "providers.yaml"

@@ -9,8 +9,8 @@ import sys
 import dns.zone
 import pytest
 
+from autoconfig.config.loader import load_providers, parse_providers
 from autoconfig.formats import pacc
-from autoconfig.loader import load_providers, parse_providers
 
 from .conftest import BUNDLED
 

@@ -17,17 +17,17 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.provisional import domains
 
-from autoconfig.autodiscover_request import (
+from autoconfig.formats.mobilesync import REQUEST_NS as MOBILE_REQUEST
+from autoconfig.formats.mobilesync import RESPONSE_NS as MOBILE_RESPONSE
+from autoconfig.formats.outlook import OUTLOOK_NS as OUTLOOK_RESPONSE
+from autoconfig.formats.outlook import REQUEST_NS as OUTLOOK_REQUEST
+from autoconfig.formats.pox_request import (
     AutodiscoverRequest,
     AutodiscoverRequestError,
     _common_request,
     _parse_with_lxml,
     parse_request,
 )
-from autoconfig.formats.mobilesync import REQUEST_NS as MOBILE_REQUEST
-from autoconfig.formats.mobilesync import RESPONSE_NS as MOBILE_RESPONSE
-from autoconfig.formats.outlook import OUTLOOK_NS as OUTLOOK_RESPONSE
-from autoconfig.formats.outlook import REQUEST_NS as OUTLOOK_REQUEST
 
 DEFAULT_SCHEMA = {OUTLOOK_REQUEST: OUTLOOK_RESPONSE, MOBILE_REQUEST: MOBILE_RESPONSE}
 

@@ -8,7 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from autoconfig.address import AddressError, parse_address
-from autoconfig.query import ADDRESS_PARAMETERS, address_parameter, query_value
+from autoconfig.web.query import ADDRESS_PARAMETERS, address_parameter, query_value
 
 NAME_SETS = (("emailaddress",), ("email",), ADDRESS_PARAMETERS)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from autoconfig.web import Settings, create_app
+from autoconfig.web.app import Settings, create_app
 
 from .conftest import free_port
 

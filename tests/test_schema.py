@@ -9,9 +9,9 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from autoconfig import spec
-from autoconfig.errors import ConfigInvalid
-from autoconfig.loader import parse_providers
+from autoconfig.config import spec
+from autoconfig.config.diagnostics import ConfigInvalid
+from autoconfig.config.loader import parse_providers
 
 from .conftest import BUNDLED, ROOT, VARIED
 
@@ -92,7 +92,7 @@ def test_every_key_the_loader_accepts_is_in_the_schema():
     schema = spec.json_schema()
     provider_keys = set(schema["$defs"]["provider"]["properties"])
     assert provider_keys == set(spec.PROVIDER.names)
-    from autoconfig import loader
+    from autoconfig.config import loader
 
     assert set(loader.PROVIDER_KEYS) == provider_keys
     assert set(loader.SERVER_KEYS) == set(schema["$defs"]["incomingServer"]["properties"])

@@ -34,11 +34,11 @@ from autoconfig.address import (
     parse_address,
 )
 from autoconfig.catalog import Catalog, Match
+from autoconfig.config.loader import load_config
 from autoconfig.formats.mobilesync import REQUEST_NS as MOBILESYNC_REQUEST_NS
 from autoconfig.formats.mobilesync import RESPONSE_NS as MOBILESYNC_NS
 from autoconfig.formats.outlook import BASE_NS, OUTLOOK_NS
-from autoconfig.loader import load_config
-from autoconfig.web import Settings, create_app
+from autoconfig.web.app import Settings, create_app
 
 from .security_support import (
     CANARIES,

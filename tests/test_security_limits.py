@@ -9,9 +9,9 @@ import urllib.request
 
 import pytest
 
-from autoconfig.clients import ProxyPolicy, parse_networks
-from autoconfig.limits import TokenBuckets
-from autoconfig.web import Settings, create_app
+from autoconfig.web.app import Settings, create_app
+from autoconfig.web.limits import TokenBuckets
+from autoconfig.web.proxies import ProxyPolicy, parse_networks
 
 from .conftest import BUNDLED
 from .server_support import ServerProcess, wait_until

@@ -24,9 +24,9 @@ import time
 import pytest
 from yarl import URL
 
-from autoconfig import spec
 from autoconfig.catalog import Catalog
-from autoconfig.web import Settings, create_app
+from autoconfig.config import spec
+from autoconfig.web.app import Settings, create_app
 
 from .security_support import SECURITY_YAML
 

@@ -8,10 +8,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from autoconfig.address import parse_address
 from autoconfig.cli import main
+from autoconfig.config.loader import load_providers
 from autoconfig.formats import mobileconfig
-from autoconfig.loader import load_providers
-from autoconfig.profile_signing import SigningSetupError, load_signer
-from autoconfig.web import Settings, create_app
+from autoconfig.formats.profile_signing import SigningSetupError, load_signer
+from autoconfig.web.app import Settings, create_app
 
 from .apple_support import (
     SigningFiles,

@@ -288,7 +288,7 @@ async def test_other_methods_are_refused_cleanly(client):
 async def test_get_with_the_host_only_refuses_hosts_that_need_the_local_part(
     aiohttp_client, tmp_path
 ):
-    from autoconfig.web import Settings, create_app
+    from autoconfig.web.app import Settings, create_app
 
     config = tmp_path / "p.yaml"
     config.write_text(

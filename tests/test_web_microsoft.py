@@ -7,7 +7,7 @@ import pytest
 import yaml
 from lxml import etree
 
-from autoconfig.web import Settings, create_app
+from autoconfig.web.app import Settings, create_app
 
 from .conftest import BUNDLED, DATA
 from .ms_ascmd import assert_valid, optional_schema

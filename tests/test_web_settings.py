@@ -8,8 +8,8 @@ from aiohttp import web
 
 from autoconfig.catalog import Catalog
 from autoconfig.cli import _parser
-from autoconfig.loader import load_providers
-from autoconfig.web import STATE, Settings, create_app
+from autoconfig.config.loader import load_providers
+from autoconfig.web.app import STATE, Settings, create_app
 
 from .conftest import BUNDLED, VARIED, live_server
 from .settings_support import AUTH_METHODS, parse, servers, text

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from ..xmlsafe import hardened_parser
+from ..formats.hardened_xml import hardened_parser
 
 MAX_ANSWER_BYTES = 1024 * 1024
 """Autoconfig answers are a few KiB; more than this is not an answer worth parsing."""

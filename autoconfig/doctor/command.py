@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..address import AddressError
 from ..catalog import Catalog
-from ..errors import ConfigInvalid
-from ..loader import load_config
+from ..config.diagnostics import ConfigInvalid
+from ..config.loader import load_config
 from .context import Options
 from .report import ProgressLine, render_json, render_text
 from .resolve import Nameserver

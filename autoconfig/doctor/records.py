@@ -11,7 +11,7 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 
-from .. import dns as zone_text
+from ..formats import zone
 from ..model import Provider
 from .context import Context
 from .findings import Finding, failed, passed, warned
@@ -28,14 +28,14 @@ class Recommended:
 
     @classmethod
     def of(cls, provider: Provider, domain: str) -> "Recommended":
-        text = zone_text.render_zone(provider, domain)
-        zone = dns.zone.from_text(text, origin=f"{domain}.", relativize=False, check_origin=False)
+        text = zone.render_zone(provider, domain)
+        parsed = dns.zone.from_text(text, origin=f"{domain}.", relativize=False, check_origin=False)
         return cls(
             {
                 (name.to_text(), dns.rdatatype.to_text(rdataset.rdtype)): dns.rrset.from_rdata_list(
                     name, rdataset.ttl, list(rdataset)
                 )
-                for name, rdataset in zone.iterate_rdatasets()
+                for name, rdataset in parsed.iterate_rdatasets()
             }
         )
 

@@ -8,8 +8,8 @@ offered mechanisms.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..config.spec import DEFAULT_PORTS
 from ..model import Authentication, Server, SocketType
-from ..spec import DEFAULT_PORTS
 from .findings import Finding, failed, passed, warned
 from .protocols import Capabilities
 

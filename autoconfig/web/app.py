@@ -16,8 +16,7 @@ from aiohttp import hdrs, web
 from multidict import CIMultiDict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import observe, settings_web
-from .address import (
+from ..address import (
     AddressError,
     EmailAddress,
     check_host_local_part,
@@ -26,18 +25,19 @@ from .address import (
     parse_address,
     substitute,
 )
-from .autodiscover_request import AutodiscoverRequestError, Family, parse_request
-from .base_url import MAX_HOST_OCTETS, HostError, public_base_url
-from .catalog import Catalog, Match
-from .clients import ProxyPolicy, parse_networks
+from ..catalog import Catalog, Match
+from ..config.loader import Config, load_config
+from ..formats import autodiscover_json, mobileconfig, mobilesync, outlook, pacc
+from ..formats.pox_request import AutodiscoverRequestError, Family, parse_request
+from ..formats.profile_signing import ProfileSigner, SigningSetupError, load_signer
+from ..reload import ConfigState, Reloader
+from . import observe, settings_page
 from .dispatch import FAST_ROUTES, FastHandler
-from .formats import autodiscover_json, mobileconfig, mobilesync, outlook, pacc
+from .host import MAX_HOST_OCTETS, HostError, public_base_url
 from .limits import TokenBuckets, retry_after
-from .loader import Config, load_config
 from .observe import ADDRESS_KEY, LogFormat, Metrics, ObserveSettings
-from .profile_signing import ProfileSigner, SigningSetupError, load_signer
+from .proxies import ProxyPolicy, parse_networks
 from .query import ADDRESS_PARAMETERS, address_in_query, query_value
-from .reload import ConfigState, Reloader
 
 MAX_BODY_BYTES = 16 * 1024
 """Autodiscover requests are a few hundred bytes; anything past 16 KiB is refused with 413."""
@@ -649,7 +649,7 @@ def create_app(settings: Settings, config: Config | None = None) -> web.Applicat
     if not middlewares:
         app[FAST_ROUTES] = fast
     if settings.settings_page:
-        settings_web.add_routes(app, lambda: state.catalog, wrap)
+        settings_page.add_routes(app, lambda: state.catalog, wrap)
     for route in app.router.routes():
         route._expect_handler = expect_continue  # type: ignore[attr-defined]
     return app

@@ -18,10 +18,10 @@ from typing import NamedTuple
 
 from lxml import etree
 
-from .formats import mobilesync
-from .formats.outlook import OUTLOOK_NS, ErrorCode
-from .formats.outlook import REQUEST_NS as OUTLOOK_REQUEST_NS
-from .xmlsafe import mentions_doctype, reused_parser
+from . import mobilesync
+from .hardened_xml import mentions_doctype, reused_parser
+from .outlook import OUTLOOK_NS, ErrorCode
+from .outlook import REQUEST_NS as OUTLOOK_REQUEST_NS
 
 
 class Family(StrEnum):

@@ -8,9 +8,9 @@ import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .address import EMAILADDRESS, EMAILDOMAIN, EMAILLOCALPART
+from ..address import EMAILADDRESS, EMAILDOMAIN, EMAILLOCALPART
+from ..model import PASSWORD_METHODS, Authentication, Provider, Server, SocketType
 from .loader import Config
-from .model import PASSWORD_METHODS, Authentication, Provider, Server, SocketType
 
 CODES: dict[str, str] = {
     "AC101": "plaintext connection to a host that is not local",

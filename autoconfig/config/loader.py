@@ -17,16 +17,14 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from . import spec
-from .address import (
+from ..address import (
     HOST_PLACEHOLDERS,
     PLACEHOLDERS,
     AddressError,
     normalize_domain,
     placeholder_errors,
 )
-from .errors import ConfigError, ConfigInvalid
-from .model import (
+from ..model import (
     NO_AUTH_METHODS,
     SERVICE_KINDS,
     Authentication,
@@ -40,6 +38,8 @@ from .model import (
     SocketType,
     WebService,
 )
+from . import spec
+from .diagnostics import ConfigError, ConfigInvalid
 from .spec import (
     DEFAULT_AUTHENTICATION,
     DEFAULT_PORTS,

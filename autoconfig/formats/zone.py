@@ -14,9 +14,9 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .address import EMAILDOMAIN, EMAILLOCALPART, MAX_DOMAIN_OCTETS, MAX_LABEL_OCTETS
-from .formats import pacc
-from .model import IncomingType, Provider, Server, SocketType
+from ..address import EMAILDOMAIN, EMAILLOCALPART, MAX_DOMAIN_OCTETS, MAX_LABEL_OCTETS
+from ..model import IncomingType, Provider, Server, SocketType
+from . import pacc
 
 MAX_TTL = 2**31 - 1
 """RFC 2181 §8: a TTL is an unsigned 31-bit number; larger values are read as 0 by resolvers."""

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from .address import AddressError, check_host_local_part, normalize_domain, parse_address
-from .catalog import Catalog
-from .formats.settings_page import (
+from ..address import AddressError, check_host_local_part, normalize_domain, parse_address
+from ..catalog import Catalog
+from ..formats.settings_page import (
     CONTENT_TYPE,
     Asset,
     FormState,
@@ -24,8 +24,8 @@ from .formats.settings_page import (
     PageRenderer,
     shipped_renderer,
 )
-from .formats.settings_view import Target
-from .i18n import choose_language
+from ..formats.settings_view import Target
+from ..i18n import choose_language
 from .query import ADDRESS_PARAMETERS, query_value
 
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -20,18 +20,24 @@ from typing import Any
 import yaml
 from lxml import etree
 
-from .address import (
+from ..address import (
     HOST_PLACEHOLDERS,
     PLACEHOLDERS,
     AddressError,
     normalize_domain,
     placeholder_errors,
 )
-from .errors import ConfigInvalid
-from .formats.thunderbird import render_ispdb
-from .loader import MAX_DISPLAY_NAME, MAX_SHORT_NAME, is_host_name, parse_providers, url_problem
-from .model import NO_AUTH_METHODS, Authentication, IncomingType, Provider, SocketType
-from .xmlsafe import hardened_parser
+from ..config.diagnostics import ConfigInvalid
+from ..config.loader import (
+    MAX_DISPLAY_NAME,
+    MAX_SHORT_NAME,
+    is_host_name,
+    parse_providers,
+    url_problem,
+)
+from ..formats.hardened_xml import hardened_parser
+from ..formats.thunderbird import render_ispdb
+from ..model import NO_AUTH_METHODS, Authentication, IncomingType, Provider, SocketType
 
 MAX_FILE_BYTES = 1024 * 1024
 """The largest ISPDB file is a few kilobytes; anything this big is not one."""

@@ -9,7 +9,7 @@ loader's alone, and the schema's descriptions mention them.
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import SERVICE_KINDS, Authentication, IncomingType, SocketType
+from ..model import SERVICE_KINDS, Authentication, IncomingType, SocketType
 
 MAX_DISPLAY_NAME = 60
 MAX_SHORT_NAME = 20

@@ -6,7 +6,7 @@ from urllib.parse import unquote_plus
 
 from aiohttp import web
 
-from .address import (
+from ..address import (
     COMMON_DOMAIN,
     MAX_ADDRESS_OCTETS,
     MAX_DOMAIN_OCTETS,

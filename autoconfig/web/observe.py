@@ -32,8 +32,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from .address import EmailAddress
-from .clients import ProxyPolicy
+from ..address import EmailAddress
+from .proxies import ProxyPolicy
 
 
 class LineWriter:

@@ -1,0 +1,1 @@
+"""providers.yaml in, a validated Config out."""
