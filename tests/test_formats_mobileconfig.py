@@ -328,9 +328,28 @@ def test_the_schema_validator_catches_what_a_device_would_reject(bundled):
     assert schema_problems(good | {"PayloadVersion": 2})
 
 
-@settings(max_examples=300, deadline=None)
-@given(name=st.text(max_size=300))
-def test_the_direct_uuid5_equals_the_standard_librarys(name):
-    """Profiles' UUIDs are computed without uuid.UUID objects; devices must see the same ones."""
-    expected = str(uuid.uuid5(mobileconfig.PROFILE_NAMESPACE, name)).upper()
-    assert mobileconfig.uuid5_text(name) == expected
+LOCAL_PARTS = st.one_of(
+    st.from_regex(
+        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,30}(\.[A-Za-z0-9_-]{1,10}){0,2}", fullmatch=True
+    ),
+    st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=20),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    local=LOCAL_PARTS, domain=st.sampled_from(["groupware.example.org", "GroupWare.Example.ORG"])
+)
+def test_every_payload_uuid_is_the_uuid5_of_provider_address_and_part(bundled, local, domain):
+    """Devices recognise a reinstalled profile by these UUIDs: each is uuid5 in the project's
+    namespace of `provider id, address (domain normalised), part`, one per line."""
+    provider = bundled["groupware.example.org"]
+    profile = profile_for(provider, f"{local}@{domain}")
+    address = f"{local}@groupware.example.org"
+    for payload, part in zip(
+        [profile, *profile["PayloadContent"]], ["profile", "mail", "caldav", "carddav"], strict=True
+    ):
+        name = f"{provider.id}\n{address}\n{part}"
+        assert (
+            payload["PayloadUUID"] == str(uuid.uuid5(mobileconfig.PROFILE_NAMESPACE, name)).upper()
+        )

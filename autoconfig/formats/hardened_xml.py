@@ -69,7 +69,3 @@ def reused_parser() -> etree.XMLParser:
     if parser is None:
         parser = _per_thread.parser = hardened_parser()
     return parser
-
-
-def declares_dtd(root: etree._Element) -> bool:
-    return bool(root.getroottree().docinfo.doctype)

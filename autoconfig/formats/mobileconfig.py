@@ -126,39 +126,19 @@ def normalized_address(address: EmailAddress) -> str:
 _NAMESPACE_BYTES = PROFILE_NAMESPACE.bytes
 
 
-def uuid5_text(name: str) -> str:
-    """`str(uuid.uuid5(PROFILE_NAMESPACE, name)).upper()`, computed directly."""
-    return _uuid5_from(_NAMESPACE_HASH.copy(), name.encode("utf-8"))
+def _uuid_name_prefix(provider_id: str, address: EmailAddress) -> bytes:
+    """What the uuid5 names of one profile's parts start with: provider id, then address."""
+    return f"{provider_id}\n{normalized_address(address)}\n".encode()
 
 
-_NAMESPACE_HASH = hashlib.sha1(_NAMESPACE_BYTES)
-"""SHA-1 with the namespace already fed in: copying it is half the cost of a new hash."""
-
-
-def _uuid5_from(started: "hashlib._Hash", rest: bytes) -> str:
-    """The uuid5 text whose SHA-1 input so far is in `started` (consumed) and ends with `rest`.
-
-    The same SHA-1 and the same version and variant bits as uuid.uuid5 (RFC 9562), without
-    building UUID objects: those made a third of an Apple profile request.
-    """
-    started.update(rest)
-    digest = bytearray(started.digest()[:16])
+def _uuid5(name: bytes) -> str:
+    """`str(uuid.uuid5(PROFILE_NAMESPACE, name)).upper()`, written out (RFC 9562 5.5: SHA-1 of
+    namespace and name, version 5, variant 10) so that no UUID object is built per request."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50
     digest[8] = (digest[8] & 0x3F) | 0x80
     text = digest.hex().upper()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
-def _uuid_state(provider_id: str, address: EmailAddress) -> "hashlib._Hash":
-    """SHA-1 fed with all a profile's UUIDs share: each part's is one copy and update away."""
-    state = _NAMESPACE_HASH.copy()
-    state.update(f"{provider_id}\n{normalized_address(address)}\n".encode())
-    return state
-
-
-def payload_uuid(provider_id: str, address: EmailAddress, part: str) -> str:
-    """The stable UUID of one part (`profile`, `mail`, `caldav`...) of one address's profile."""
-    return _uuid5_from(_uuid_state(provider_id, address), part.encode("utf-8"))
 
 
 def _identifier_prefix(provider_id: str) -> str:
@@ -167,15 +147,15 @@ def _identifier_prefix(provider_id: str) -> str:
     return ".".join([*reversed(labels), "autoconfig"])
 
 
-def _value(kind: str, argument: str, address: EmailAddress, uuids: "hashlib._Hash") -> str:
+def _value(kind: str, argument: str, address: EmailAddress, uuid_prefix: bytes) -> str:
     """The real text of a field (key `kind:argument`); both render paths end here.
 
-    `uuids` is the address's `_uuid_state`, made once per profile.
+    `uuid_prefix` is the address's `_uuid_name_prefix`, made once per profile.
     """
     if kind == "address":
         return str(address)
     if kind == "uuid":
-        return _uuid5_from(uuids.copy(), argument.encode("utf-8"))
+        return _uuid5(uuid_prefix + argument.encode("utf-8"))
     return substitute(argument, address, for_host=kind == "host")
 
 
@@ -286,11 +266,11 @@ def render(provider: Provider, address: EmailAddress) -> bytes:
 
     Raises ProfileUnavailable when the provider has no servers Apple Mail can use.
     """
-    uuids = _uuid_state(provider.id, address)
+    uuid_prefix = _uuid_name_prefix(provider.id, address)
 
     def field(key: str) -> str:
         kind, _, argument = key.partition(":")
-        return _value(kind, argument, address, uuids)
+        return _value(kind, argument, address, uuid_prefix)
 
     return _profile(provider, field)
 
@@ -316,8 +296,8 @@ class CompiledMobileconfig:
         """The profile for `address`; raises ProfileUnavailable like `render`."""
         if self.template is None:
             raise ProfileUnavailable(self.unavailable)
-        uuids = _uuid_state(self.provider_id, address)
-        values = {name: _value(kind, arg, address, uuids) for name, kind, arg in self.fields}
+        uuid_prefix = _uuid_name_prefix(self.provider_id, address)
+        values = {name: _value(kind, arg, address, uuid_prefix) for name, kind, arg in self.fields}
         return self.template.fill(values)
 
 

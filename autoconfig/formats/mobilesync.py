@@ -27,8 +27,9 @@ from lxml import etree
 
 from ..address import EmailAddress
 from ..model import Provider
-from .outlook import BASE_NS, XML_DECLARATION
+from .outlook import ENCODING, autodiscover_root
 from .template import Template, slot
+from .xml_writer import adder, scope, serialize
 
 REQUEST_NS = "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/requestschema/2006"
 RESPONSE_NS = "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006"
@@ -57,25 +58,17 @@ def activesync_url(provider: Provider) -> str | None:
     return service.url if service is not None else None
 
 
-def _add(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{RESPONSE_NS}}}{tag}")
-    if text is not None:
-        element.text = text
-    return element
+_add = adder(RESPONSE_NS)
 
 
 def _response(address: str) -> tuple[etree._Element, etree._Element]:
     """Root, Culture and User: the part every mobilesync answer shares."""
-    root = etree.Element(f"{{{BASE_NS}}}Autodiscover", nsmap={None: BASE_NS})
-    response = etree.SubElement(root, f"{{{RESPONSE_NS}}}Response", nsmap={None: RESPONSE_NS})
+    root = autodiscover_root()
+    response = scope(RESPONSE_NS, "Response", root)
     _add(response, "Culture", CULTURE)
     user = _add(response, "User")
     _add(user, "EMailAddress", address)
     return root, _add(response, "Action")
-
-
-def _serialize(root: etree._Element) -> bytes:
-    return XML_DECLARATION + etree.tostring(root, encoding="utf-8", pretty_print=True)
 
 
 def _settings(url: str, address: str) -> bytes:
@@ -84,7 +77,7 @@ def _settings(url: str, address: str) -> bytes:
     _add(server, "Type", SERVER_TYPE)
     _add(server, "Url", url)
     _add(server, "Name", url)
-    return _serialize(root)
+    return serialize(root, ENCODING)
 
 
 def render_settings(url: str, address: EmailAddress) -> bytes:
@@ -114,7 +107,7 @@ def render_redirect(address: EmailAddress, target: str) -> bytes:
     """Tell the client to start again with another address (the domain's `redirectAddr`)."""
     root, action = _response(str(address))
     _add(action, "Redirect", target)
-    return _serialize(root)
+    return serialize(root, ENCODING)
 
 
 def render_error(address: EmailAddress, problem: Problem, domain: str) -> bytes:
@@ -124,4 +117,4 @@ def render_error(address: EmailAddress, problem: Problem, domain: str) -> bytes:
     _add(error, "Status", str(PROTOCOL_ERROR_STATUS))
     _add(error, "Message", problem.message(domain))
     _add(error, "DebugData", problem.value)
-    return _serialize(root)
+    return serialize(root, ENCODING)

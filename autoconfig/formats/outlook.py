@@ -16,8 +16,8 @@ from lxml import etree
 from ..address import EmailAddress, substitute
 from ..model import Authentication, Provider, Server, SocketType
 from .template import Template, slot
+from .xml_writer import adder, scope, serialize
 
-CONTENT_TYPE = "text/xml; charset=utf-8"
 BASE_NS = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
 OUTLOOK_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
 REQUEST_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
@@ -39,31 +39,28 @@ class ErrorCode(IntEnum):
         }[self]
 
 
-XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
-
+ENCODING = "utf-8"
+"""As Exchange writes it, in the declaration too."""
 _PROTOCOL_TYPES = {"imap": "IMAP", "pop3": "POP3", "smtp": "SMTP"}
 _ENCRYPTION = {SocketType.SSL: "SSL", SocketType.STARTTLS: "TLS", SocketType.PLAIN: "None"}
 
 
-def _add(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{OUTLOOK_NS}}}{tag}")
-    if text is not None:
-        element.text = text
-    return element
+_add = adder(OUTLOOK_NS)
+_add_base = adder(BASE_NS)
 
 
 def _on_off(value: bool) -> str:
     return "on" if value else "off"
 
 
-def _serialize(root: etree._Element) -> bytes:
-    return XML_DECLARATION + etree.tostring(root, encoding="utf-8", pretty_print=True)
+def autodiscover_root() -> etree._Element:
+    """The base-namespace `Autodiscover` root that every answer at this URL has."""
+    return scope(BASE_NS, "Autodiscover")
 
 
 def _outlook_response() -> tuple[etree._Element, etree._Element]:
-    root = etree.Element(f"{{{BASE_NS}}}Autodiscover", nsmap={None: BASE_NS})
-    response = etree.SubElement(root, f"{{{OUTLOOK_NS}}}Response", nsmap={None: OUTLOOK_NS})
-    return root, response
+    root = autodiscover_root()
+    return root, scope(OUTLOOK_NS, "Response", root)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +103,7 @@ def _settings(provider: Provider, values: _Values) -> bytes:
     _add(account, "Action", "settings")
     for server in (*provider.incoming, *provider.outgoing):
         _protocol(account, server, values)
-    return _serialize(root)
+    return serialize(root, ENCODING)
 
 
 def _servers(provider: Provider) -> Iterable[Server]:
@@ -169,15 +166,14 @@ def render_redirect_address(address: str) -> bytes:
     _add(account, "AccountType", "email")
     _add(account, "Action", "redirectAddr")
     _add(account, "RedirectAddr", address)
-    return _serialize(root)
+    return serialize(root, ENCODING)
 
 
 def render_error(code: ErrorCode, debug: str = "") -> bytes:
     """An Autodiscover error; in the base namespace, where every reader looks for it."""
-    root = etree.Element(f"{{{BASE_NS}}}Autodiscover", nsmap={None: BASE_NS})
-    response = etree.SubElement(root, f"{{{BASE_NS}}}Response")
-    error = etree.SubElement(response, f"{{{BASE_NS}}}Error")
-    etree.SubElement(error, f"{{{BASE_NS}}}ErrorCode").text = str(int(code))
-    etree.SubElement(error, f"{{{BASE_NS}}}Message").text = code.message
-    etree.SubElement(error, f"{{{BASE_NS}}}DebugData").text = debug
-    return _serialize(root)
+    root = autodiscover_root()
+    error = _add_base(_add_base(root, "Response"), "Error")
+    _add_base(error, "ErrorCode", str(int(code)))
+    _add_base(error, "Message", code.message)
+    _add_base(error, "DebugData", debug)
+    return serialize(root, ENCODING)

@@ -16,18 +16,10 @@ from lxml import etree
 from ..address import EMAILDOMAIN
 from ..model import OAuth2Settings, Provider, Server, WebService
 from .template import Template, slot
+from .xml_writer import adder, serialize
 
-CONTENT_TYPE = "text/xml; charset=utf-8"
-
-XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _DOMAIN_SLOT = "domain"
-
-
-def _add(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
-    element = etree.SubElement(parent, tag, attrs)
-    if text is not None:
-        element.text = text
-    return element
+_add = adder()
 
 
 def _server(parent: etree._Element, tag: str, server: Server, domain: str) -> None:
@@ -102,7 +94,7 @@ def _document(provider: Provider, domain: str, domains: Iterable[str]) -> bytes:
             _url_section(root, tag, kind, service, oauth2)
     if provider.oauth2 is not None:
         _oauth2(root, provider.oauth2)
-    return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True)
+    return serialize(root, "UTF-8")
 
 
 def render(provider: Provider, domain: str) -> bytes:
