@@ -6,7 +6,6 @@ trust what they substitute, and domains are normalised to lower-case IDNA A-labe
 `Bücher.example` and `xn--bcher-kva.example` find the same provider.
 """
 
-import ipaddress
 import re
 import unicodedata
 from collections.abc import Collection
@@ -25,7 +24,16 @@ MAX_LOCAL_PART_OCTETS = 64
 MAX_DOMAIN_OCTETS = 253
 MAX_LABEL_OCTETS = 63
 
-_LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
+DNS_LABEL = r"(?>[A-Za-z0-9][A-Za-z0-9-]{0,62}+)(?<!-)"
+"""One DNS label, in any letter case: letters, digits and inner hyphens, 1 to 63 of them.
+
+Atomic and possessive: a label takes what it can and never gives any back, so every pattern
+built from it matches in one pass, without backtracking.
+"""
+HOST_NAME = rf"(?:{DNS_LABEL}\.)*+{DNS_LABEL}"
+"""An ASCII host name without a trailing dot (the whole name's length is checked apart)."""
+_LABEL = re.compile(DNS_LABEL + r"\Z")
+_HOST_NAME = re.compile(HOST_NAME + r"\Z")
 _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+\Z")
 _QUOTED = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\U0010ffff]|\\[\x20-\x7e])*"\Z')
 _PLACEHOLDER_TOKEN = re.compile(r"%[^%]*%|%")
@@ -51,9 +59,11 @@ class EmailAddress(NamedTuple):
 
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_ASCII_DOMAIN = re.compile(
-    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z"
-)
+
+
+def is_ascii_host_name(name: str) -> bool:
+    """Whether `name` is dot-separated DNS labels (any letter case, no trailing dot)."""
+    return _HOST_NAME.match(name) is not None
 
 
 def _has_forbidden_characters(text: str) -> bool:
@@ -75,7 +85,7 @@ def normalize_domain(text: str) -> str:
         raise AddressError("the domain contains control characters")
     if text.isascii():
         ascii_name = text.lower()
-        if len(ascii_name) <= MAX_DOMAIN_OCTETS and _ASCII_DOMAIN.match(ascii_name):
+        if len(ascii_name) <= MAX_DOMAIN_OCTETS and _HOST_NAME.match(ascii_name):
             return ascii_name
     else:
         try:
@@ -87,7 +97,7 @@ def normalize_domain(text: str) -> str:
     for label in ascii_name.split("."):
         if len(label) > MAX_LABEL_OCTETS:
             raise AddressError(f"the domain label {label[:20]!r}... is over 63 characters")
-        if not _LDH_LABEL.match(label):
+        if not _LABEL.match(label):
             raise AddressError(f"{text!r} is not a valid domain name")
     return ascii_name
 
@@ -106,27 +116,31 @@ def _check_local_part(local: str) -> None:
         raise AddressError("the local part contains characters that need quoting")
 
 
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]++"
-_LABEL = r"(?>[A-Za-z0-9][A-Za-z0-9-]{0,62}+)(?<!-)"
-COMMON_DOMAIN = rf"(?:{_LABEL}\.)*+{_LABEL}"
-"""An ASCII host name without a trailing dot, as a regular expression (for query.py too)."""
-_COMMON_ADDRESS = re.compile(rf"({_ATOM}(?:\.{_ATOM})*+)@({COMMON_DOMAIN})\.?\Z")
-"""What nearly every request carries: an ASCII dot-atom at an ASCII domain, checked in one step.
-
-Possessive and atomic groups: a label takes at most 63 letters, digits and hyphens and never
-gives any back, so the match is one pass with no backtracking (half the time of the plain form).
-"""
+ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+"""A character of an unquoted local part (RFC 5322 atext), ASCII only."""
 
 
-def _common_parts(text: str) -> tuple[str, str] | None:
-    """(local part, domain as written) of an everyday address within the length limits."""
-    common = _COMMON_ADDRESS.match(text)
-    if common is None or len(text) > MAX_ADDRESS_OCTETS:
+def common_address_pattern(atom: str, at: str) -> str:
+    """What nearly every address looks like, as a regular expression: dot-atoms of `atom`
+    characters, `at`, an ASCII host name and an optional trailing dot, in groups (local part,
+    domain, dot). Possessive throughout: one pass, no backtracking. `common_address` then
+    applies the length limits."""
+    return rf"({atom}++(?:\.{atom}++)*+){at}({HOST_NAME})(\.?)"
+
+
+_COMMON_ADDRESS = re.compile(common_address_pattern(ATOM, "@") + r"\Z")
+
+
+def common_address(local: str, domain: str, dot: str) -> EmailAddress | None:
+    """The address a `common_address_pattern` match stands for, or None when a part breaks a
+    length limit (the caller then takes the general path, which says which)."""
+    if (
+        len(local) > MAX_LOCAL_PART_OCTETS
+        or len(domain) > MAX_DOMAIN_OCTETS
+        or len(local) + 1 + len(domain) + len(dot) > MAX_ADDRESS_OCTETS
+    ):
         return None
-    local, domain = common.groups()
-    if len(local) > MAX_LOCAL_PART_OCTETS or len(domain) > MAX_DOMAIN_OCTETS:
-        return None
-    return local, domain
+    return EmailAddress(local, domain + dot, domain.lower())
 
 
 def parse_address(text: str) -> EmailAddress:
@@ -134,10 +148,10 @@ def parse_address(text: str) -> EmailAddress:
 
     `str()` of the result is `text` itself.
     """
-    parts = _common_parts(text)
-    if parts is not None:
-        local, domain = parts
-        return EmailAddress(local, text[len(local) + 1 :], domain.lower())
+    common = _COMMON_ADDRESS.match(text)
+    address = common_address(*common.groups()) if common is not None else None
+    if address is not None:
+        return address
     if _has_forbidden_characters(text):
         raise AddressError("the address contains control characters")
     if len(text.encode("utf-8")) > MAX_ADDRESS_OCTETS:
@@ -151,40 +165,13 @@ def parse_address(text: str) -> EmailAddress:
     return EmailAddress(local, domain, normalize_domain(domain))
 
 
-def domain_from_host(host: str, prefixes: Collection[str]) -> str:
-    """The mail domain a Host header names: port and one service prefix removed, normalised.
-
-    `autoconfig.example.com:443` becomes `example.com`, so that a server reached under the
-    provider's own service names can answer clients that send no address.
-    """
-    if host.startswith("["):
-        raise AddressError("an IP address names no mail domain")
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    else:
-        raise AddressError("an IP address names no mail domain")
-    name = normalize_domain(name)
-    for prefix in prefixes:
-        if name.startswith(prefix) and len(name) > len(prefix):
-            return name[len(prefix) :]
-    return name
-
-
-_HOST_LABELS = re.compile(
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z"
-)
-
-
 def check_host_local_part(address: EmailAddress, needed: bool) -> None:
     """Refuse a local part that would make a host name of anything but DNS labels.
 
     Providers whose server names hold %EMAILLOCALPART% (per-user hosts) would otherwise write
     whatever a link carries (`evil.example?@...`) into a server name, even a signed profile's.
     """
-    if needed and not _HOST_LABELS.match(address.local_part):
+    if needed and not _HOST_NAME.match(address.local_part):
         raise AddressError(
             "this provider names servers after the local part, which must then be letters, "
             "digits, hyphens and dots"

@@ -128,10 +128,6 @@ class Catalog:
     def from_config(cls, config: Config) -> "Catalog":
         return cls(config.providers, config.default_provider)
 
-    @property
-    def default(self) -> ProviderEntry | None:
-        return self._default
-
     def release(self, batch: int) -> None:
         """Empty the indexes of a catalog that no request can reach any more, in batches.
 

@@ -1,7 +1,9 @@
-"""The `autoconfig` command: serve, check and render.
+"""The `autoconfig` command: serve, check, render, schema, dns, import-ispdb, export-ispdb and
+doctor.
 
 Configuration flows from here into create_app; nothing is read from globals. Every command takes
-`--config PATH` (default `providers.yaml` in the current folder).
+`--config PATH` (default `providers.yaml` in the current folder); `serve`'s options are declared
+in options.py.
 """
 
 import argparse
@@ -15,7 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import ispdb
-from .address import AddressError, normalize_domain, parse_address
+from .address import AddressError, check_host_local_part, normalize_domain, parse_address
+from .answers import Outcome, outlook_answer
 from .catalog import Catalog
 from .config import spec
 from .config.diagnostics import ConfigInvalid
@@ -25,13 +28,11 @@ from .doctor import command as doctor_command
 from .formats import zone
 from .formats.mobileconfig import ProfileUnavailable
 from .formats.profile_signing import SigningSetupError
+from .options import CONFIG, SERVE_DESCRIPTION, add_serve_options, options_of
 from .server import ServerOptions, TLSSetupError, run_workers, serve
-from .web.app import Settings
-from .web.observe import AddressLogging, LogFormat, ObserveSettings, quiet_bad_requests
+from .web.app import AppOptions
+from .web.observe import quiet_bad_requests
 from .web.proxies import parse_networks
-
-DEFAULT_CONFIG = Path("providers.yaml")
-ENV_PREFIX = "AUTOCONFIG_"
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
@@ -57,43 +58,6 @@ def _load(path: Path) -> Catalog | None:
     return Catalog.from_config(config) if config is not None else None
 
 
-def _settings(args: argparse.Namespace) -> tuple[Settings, ServerOptions]:
-    observe = ObserveSettings(
-        log_format=LogFormat(args.access_log),
-        log_addresses=AddressLogging(args.log_addresses),
-        hash_key=(args.log_hash_key or "").encode("utf-8"),
-    )
-    settings = Settings(
-        config_path=args.config,
-        host=args.host,
-        port=args.port,
-        watch=args.watch,
-        reload_on_sighup=True,
-        poll_interval=args.poll_interval,
-        public_url=args.public_url,
-        profile_cert=args.profile_cert,
-        profile_key=args.profile_key,
-        settings_page=args.settings_page,
-        trusted_proxies=tuple(args.trusted_proxy),
-        observe=observe,
-        rate_limit=args.rate_limit,
-        rate_burst=args.rate_burst,
-        body_timeout=args.client_timeout,
-        metrics_on_main_port=args.metrics_port is None,
-    )
-    options = ServerOptions(
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        http_port=args.http_port,
-        metrics_port=args.metrics_port,
-        client_timeout=args.client_timeout,
-        shutdown_timeout=args.shutdown_timeout,
-        drain_delay=args.drain_delay,
-        reuse_port=args.reuse_port,
-    )
-    return settings, options
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     """Check everything that can fail before listening, then serve (or start the workers)."""
     config = _load_config(args.config)
@@ -112,10 +76,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return run_workers(args.workers, sys.argv[1:])
     logging.basicConfig(level=logging.INFO, format="autoconfig: %(levelname)s %(message)s")
     logging.getLogger("aiohttp.server").addFilter(quiet_bad_requests)
-    settings, options = _settings(args)
+    app_options, server_options = options_of(args)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         try:
-            runner.run(_serve(settings, config, options))
+            runner.run(_serve(app_options, config, server_options))
         except SigningSetupError as exc:
             print(f"autoconfig: profile signing: {exc}", file=sys.stderr)
             return 1
@@ -128,8 +92,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(settings: Settings, config: Config, options: ServerOptions) -> None:
-    await serve(settings, config, options)
+async def _serve(app_options: AppOptions, config: Config, options: ServerOptions) -> None:
+    await serve(app_options, config, options)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -254,6 +218,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    """The body the server sends for an address; what it would not send goes to stderr."""
     catalog = _load(args.config)
     if catalog is None:
         return 1
@@ -266,210 +231,52 @@ def cmd_render(args: argparse.Namespace) -> int:
     if match is None:
         print(f"autoconfig: no provider serves {address.ascii_domain}", file=sys.stderr)
         return 1
-    if args.format == "apple":
-        try:
-            body = match.entry.mobileconfig.fill(address)
-        except ProfileUnavailable as exc:
-            print(f"autoconfig: {exc}", file=sys.stderr)
-            return 1
-    elif args.format == "thunderbird":
+    if args.format == "thunderbird":
         if not match.provider.has_settings:
             print(f"autoconfig: {match.provider.id} only redirects", file=sys.stderr)
             return 1
         body = match.entry.thunderbird.fill(match.domain)
-    elif match.redirect is not None:
-        print(
-            f"autoconfig: {address.ascii_domain} is redirected: {match.redirect}", file=sys.stderr
-        )
-        return 1
+    elif args.format == "apple":
+        try:
+            check_host_local_part(address, match.entry.hosts_need_local_part)
+            body = match.entry.mobileconfig.fill(address)
+        except AddressError as exc:
+            print(f"autoconfig: {args.email!r}: {exc}", file=sys.stderr)
+            return 2
+        except ProfileUnavailable as exc:
+            print(f"autoconfig: {exc}", file=sys.stderr)
+            return 1
     else:
-        body = match.entry.outlook.fill(address)
+        answer = outlook_answer(match, address)
+        if answer.outcome is Outcome.ERROR:
+            print(f"autoconfig: {args.email!r}: {answer.detail}", file=sys.stderr)
+            return 2
+        if answer.outcome is not Outcome.SETTINGS:
+            print(
+                f"autoconfig: {address.ascii_domain} is redirected: {match.redirect}",
+                file=sys.stderr,
+            )
+            return 1
+        body = answer.body
     sys.stdout.buffer.write(body)
     sys.stdout.flush()
     return 0
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    """An option's default from AUTOCONFIG_<NAME>; argparse converts it like typed input.
-
-    Docker links and Kubernetes service links set AUTOCONFIG_PORT=tcp://10.0.0.1:80 for a
-    service named autoconfig; such values are not ours and are ignored.
-    """
-    value = os.environ.get(f"{ENV_PREFIX}{name}")
-    if value is None or value.startswith(("tcp://", "udp://")):
-        return default
-    return value
-
-
-def _env_flag(name: str) -> bool:
-    return (_env(name) or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _env_list(name: str) -> list[str]:
-    return [item.strip() for item in (_env(name) or "").split(",") if item.strip()]
-
-
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autoconfig",
         description="Mail client autoconfiguration server (Thunderbird autoconfig, Outlook "
         "Autodiscover) answering from providers.yaml.",
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config",
-        type=Path,
-        default=_env("CONFIG", str(DEFAULT_CONFIG)),
-        metavar="PATH",
-        help="providers file (default: providers.yaml in the current folder)",
-    )
+    CONFIG.add_to(common, os.environ)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
-        "serve",
-        parents=[common],
-        help="answer clients over HTTP(S)",
-        description="Every option can also be set by an environment variable AUTOCONFIG_<NAME> "
-        "(upper case, dashes as underscores; lists comma-separated; flags as 1/true/yes).",
+        "serve", parents=[common], help="answer clients over HTTP(S)", description=SERVE_DESCRIPTION
     )
-    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on")
-    serve.add_argument("--port", type=int, default=_env("PORT", "8080"), help="port to listen on")
-    serve.add_argument(
-        "--workers",
-        type=int,
-        default=_env("WORKERS", "1"),
-        help="processes sharing the port (SO_REUSEPORT); each loads the config itself",
-    )
-    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
-    serve.add_argument(
-        "--tls-cert",
-        type=Path,
-        default=_env("TLS_CERT"),
-        metavar="PEM",
-        help="certificate chain: serve HTTPS (TLS 1.2+); reloaded with the config",
-    )
-    serve.add_argument(
-        "--tls-key",
-        type=Path,
-        default=_env("TLS_KEY"),
-        metavar="PEM",
-        help="private key of --tls-cert (if not in the same file)",
-    )
-    serve.add_argument(
-        "--http-port",
-        type=int,
-        default=_env("HTTP_PORT"),
-        metavar="PORT",
-        help="also listen on plain HTTP: Thunderbird's legacy URL, the rest redirected to https",
-    )
-    serve.add_argument(
-        "--metrics-port",
-        type=int,
-        default=_env("METRICS_PORT"),
-        metavar="PORT",
-        help="serve /metrics on this port only (default: on the main port)",
-    )
-    serve.add_argument(
-        "--public-url",
-        default=_env("PUBLIC_URL"),
-        metavar="URL",
-        help="https base URL clients reach this server at (default: https:// + Host header)",
-    )
-    serve.add_argument(
-        "--trusted-proxy",
-        action="append",
-        default=_env_list("TRUSTED_PROXY"),
-        metavar="CIDR",
-        help="a reverse proxy whose X-Forwarded-For/-Proto/-Host are believed (repeatable)",
-    )
-    serve.add_argument(
-        "--access-log",
-        choices=[f.value for f in LogFormat],
-        default=_env("ACCESS_LOG", "off"),
-        help="access log on standard error: json lines, common log format, or off (default)",
-    )
-    serve.add_argument(
-        "--log-addresses",
-        choices=[m.value for m in AddressLogging],
-        default=_env("LOG_ADDRESSES", "domain"),
-        help="what access logs show of an address: its domain (default), a keyed hash, or all",
-    )
-    serve.add_argument(
-        "--log-hash-key",
-        default=_env("LOG_HASH_KEY"),
-        metavar="SECRET",
-        help="key of --log-addresses hash (default: random per process)",
-    )
-    serve.add_argument(
-        "--rate-limit",
-        type=float,
-        default=_env("RATE_LIMIT", "0"),
-        metavar="PER_SECOND",
-        help="requests a second per client IP before 429 (default 0: no limit)",
-    )
-    serve.add_argument(
-        "--rate-burst",
-        type=float,
-        default=_env("RATE_BURST", "20"),
-        metavar="N",
-        help="requests a client may send at once above the rate (default 20)",
-    )
-    serve.add_argument(
-        "--client-timeout",
-        type=float,
-        default=_env("CLIENT_TIMEOUT", "15"),
-        metavar="SECONDS",
-        help="time a client gets to send a request, headers and body (default 15)",
-    )
-    serve.add_argument(
-        "--shutdown-timeout",
-        type=float,
-        default=_env("SHUTDOWN_TIMEOUT", "10"),
-        metavar="SECONDS",
-        help="time in-flight requests get after SIGTERM (default 10)",
-    )
-    serve.add_argument(
-        "--drain-delay",
-        type=float,
-        default=_env("DRAIN_DELAY", "0"),
-        metavar="SECONDS",
-        help="after SIGTERM, answer /readyz 503 this long before closing (default 0)",
-    )
-    serve.add_argument(
-        "--profile-cert",
-        type=Path,
-        default=_env("PROFILE_CERT"),
-        metavar="PEM",
-        help="certificate chain to sign Apple profiles",
-    )
-    serve.add_argument(
-        "--profile-key",
-        type=Path,
-        default=_env("PROFILE_KEY"),
-        metavar="PEM",
-        help="private key of --profile-cert",
-    )
-    serve.add_argument(
-        "--no-settings-page",
-        dest="settings_page",
-        action="store_false",
-        default=not _env_flag("NO_SETTINGS_PAGE"),
-        help="do not serve the settings page for people (/ and /settings answer 404)",
-    )
-    serve.add_argument(
-        "--no-watch",
-        dest="watch",
-        action="store_false",
-        default=not _env_flag("NO_WATCH"),
-        help="do not reload when a loaded file changes (SIGHUP still reloads)",
-    )
-    serve.add_argument(
-        "--poll-interval",
-        type=float,
-        default=_env("POLL_INTERVAL", "1.0"),
-        metavar="SECONDS",
-        help="how often loaded files are checked for changes (default 1)",
-    )
+    add_serve_options(serve)
     serve.set_defaults(handler=cmd_serve)
 
     check = commands.add_parser(
@@ -526,5 +333,5 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     return int(args.handler(args))

@@ -8,15 +8,11 @@ processes and their signals (its SIGHUP restarts workers), so each worker reload
 changes instead; TLS, ports and workers are gunicorn's settings, not ours.
 """
 
-import dataclasses
-
 from aiohttp import web
 
-from .cli import _parser, _settings
+from .options import app_options_from_env
 from .web.app import create_app
 
 
 async def app() -> web.Application:
-    args = _parser().parse_args(["serve"])
-    settings, _ = _settings(args)
-    return create_app(dataclasses.replace(settings, reload_on_sighup=False))
+    return create_app(app_options_from_env())

@@ -1,6 +1,6 @@
 """Running the app in production: listeners, TLS, workers, signals and a graceful stop.
 
-Everything about HTTP answers lives in web.py; this module only decides where and how the app
+Everything about HTTP answers lives in web/; this module only decides where and how the app
 listens. One process serves: the main listener (TLS when a certificate is given), an optional
 plain-HTTP listener for Thunderbird's legacy URL that sends everything else to https, and an
 optional metrics listener. `--workers N` starts N such processes sharing one port (SO_REUSEPORT);
@@ -22,31 +22,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .address import AddressError, domain_from_host
 from .config.loader import Config
-from .web.app import (
-    CLIENTS,
-    DRAINING,
-    IN_FLIGHT,
-    METRICS,
-    PROXIES,
-    RELOADER,
-    SETTINGS,
-    STATE,
-    THUNDERBIRD_PATHS,
-    WRAP,
-    Settings,
-    create_app,
-    healthz,
-    metrics_page,
-    readyz,
-)
-from .web.dispatch import FAST_ROUTES, Runner
-from .web.host import HostError, host_authority
+from .web import dispatch
+from .web.app import SERVICE, AppOptions, create_app, metrics_app, plain_http_app
 
 log = logging.getLogger("autoconfig.server")
 
-SERVICE_PREFIXES = ("autoconfig.", "autodiscover.", "ua-auto-config.")
 GRACE = 0.3
 """After the listeners close, time for requests already on the wire to be read and answered
 before idle connections are closed (aiohttp closes every connection not yet in a request)."""
@@ -54,8 +35,12 @@ before idle connections are closed (aiohttp closes every connection not yet in a
 
 @dataclass(frozen=True)
 class ServerOptions:
-    """How the process listens; the app's behaviour is in web.Settings."""
+    """How the process listens; how the app answers is web.app.AppOptions."""
 
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    """Processes sharing the port (SO_REUSEPORT); each loads the configuration itself."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
     http_port: int | None = None
@@ -90,99 +75,54 @@ def load_chain(context: ssl.SSLContext, cert: Path, key: Path | None) -> None:
         raise TLSSetupError(f"{cert} / {key or cert}: {exc}") from exc
 
 
-def _served_https_base(request: web.Request) -> str | None:
-    """Where to send a plain-HTTP client: the configured URL, or https:// on a name we serve.
-
-    A Host that names no domain of the catalog gets no redirect at all, so a forged Host cannot
-    make this server point anybody at another site.
-    """
-    settings = request.app[SETTINGS]
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    try:
-        authority = host_authority(request.app[PROXIES].host(request))
-        domain = domain_from_host(authority, SERVICE_PREFIXES)
-    except (HostError, AddressError):
-        return None
-    if request.app[STATE].catalog.lookup(domain, use_default=False) is None:
-        return None
-    return f"https://{authority.rsplit(':', 1)[0] if not authority.startswith('[') else ''}"
-
-
-async def to_https(request: web.Request) -> web.Response:
-    """302 to the same path over https (Autodiscover clients re-POST only to https)."""
-    base = _served_https_base(request)
-    if base is None:
-        return web.Response(status=404, text="Nothing is served here over plain HTTP.\n")
-    raise web.HTTPFound(base + request.path_qs, headers={"Cache-Control": "no-store"})
+async def _listen(
+    app: web.Application,
+    options: ServerOptions,
+    port: int,
+    context: ssl.SSLContext | None = None,
+    **runner_options: float,
+) -> web.AppRunner:
+    """Serve `app` on `port` through its fast table (web/dispatch.py)."""
+    runner = web.AppRunner(
+        app, access_log=None, keepalive_timeout=options.client_timeout, **runner_options
+    )
+    await runner.setup()
+    dispatch.install(runner)
+    site = web.TCPSite(
+        runner, options.host, port, ssl_context=context, reuse_port=options.reuse_port
+    )
+    await site.start()
+    return runner
 
 
-def plain_http_app(main: web.Application) -> web.Application:
-    """The legacy-HTTP listener: the same state as the main app, fewer routes."""
-    # The main app's middlewares (the per-IP rate limit, when on) guard this listener too,
-    # sharing their buckets: a client is not allowed twice the rate by using both ports.
-    app = web.Application(client_max_size=main._client_max_size, middlewares=main.middlewares)
-    for key in (STATE, SETTINGS, PROXIES, METRICS, DRAINING, RELOADER, IN_FLIGHT, WRAP):
-        app[key] = main[key]
-    wrap = main[WRAP]
-    thunderbird_config = wrap(main[CLIENTS].thunderbird_config)
-    for path in THUNDERBIRD_PATHS:
-        app.router.add_get(path, thunderbird_config)
-    if FAST_ROUTES in main and not main.middlewares:
-        app[FAST_ROUTES] = {("GET", path): thunderbird_config for path in THUNDERBIRD_PATHS}
-    app.router.add_get("/healthz", wrap(healthz))
-    app.router.add_get("/readyz", wrap(readyz))
-    app.router.add_route("*", "/{tail:.*}", wrap(to_https))
-    return app
-
-
-def metrics_app(main: web.Application) -> web.Application:
-    app = web.Application()
-    app[METRICS] = main[METRICS]
-    app.router.add_get("/metrics", metrics_page)
-    return app
-
-
-async def serve(settings: Settings, config: Config, options: ServerOptions) -> None:
+async def serve(app_options: AppOptions, config: Config, options: ServerOptions) -> None:
     """Listen until SIGTERM or SIGINT, then drain and stop."""
     context = tls_context(options.tls_cert, options.tls_key) if options.tls_cert else None
-    app = create_app(settings, config)
+    app = create_app(app_options, config)
     del config
     gc.collect()
     gc.freeze()  # the catalog leaves the collector's sight: full collections no longer walk it
+    service = app[SERVICE]
     if context is not None and options.tls_cert is not None:
         cert, key = options.tls_cert, options.tls_key
-        app[RELOADER].hooks.append(lambda: load_chain(context, cert, key))
-        app[RELOADER].extra_files = tuple(p for p in (cert, key) if p is not None)
-    runners = []
-    main = Runner(
-        app,
-        access_log=None,
-        keepalive_timeout=options.client_timeout,
-        shutdown_timeout=options.shutdown_timeout,
-    )
-    await main.setup()
-    runners.append(main)
-    await web.TCPSite(
-        main, settings.host, settings.port, ssl_context=context, reuse_port=options.reuse_port
-    ).start()
-    extra = []
+        service.reloader.hooks.append(lambda: load_chain(context, cert, key))
+        service.reloader.extra_files = tuple(p for p in (cert, key) if p is not None)
+    runners = [
+        await _listen(
+            app, options, options.port, context, shutdown_timeout=options.shutdown_timeout
+        )
+    ]
     if options.http_port is not None:
-        extra.append((plain_http_app(app), options.http_port))
+        runners.append(await _listen(plain_http_app(app), options, options.http_port))
     if options.metrics_port is not None:
-        extra.append((metrics_app(app), options.metrics_port))
-    for sub_app, port in extra:
-        runner = Runner(sub_app, access_log=None, keepalive_timeout=options.client_timeout)
-        await runner.setup()
-        runners.append(runner)
-        await web.TCPSite(runner, settings.host, port, reuse_port=options.reuse_port).start()
-    catalog = app[STATE].catalog
+        runners.append(await _listen(metrics_app(app), options, options.metrics_port))
+    catalog = service.state.catalog
     scheme = "https" if context else "http"
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    host = f"[{options.host}]" if ":" in options.host else options.host
     print(
-        f"autoconfig: serving {settings.config_path} "
+        f"autoconfig: serving {app_options.config_path} "
         f"({len(catalog.entries)} providers, {catalog.domain_count} domains) "
-        f"on {scheme}://{host}:{settings.port}",
+        f"on {scheme}://{host}:{options.port}",
         flush=True,
     )
     stop = asyncio.Event()
@@ -192,7 +132,7 @@ async def serve(settings: Settings, config: Config, options: ServerOptions) -> N
             loop.add_signal_handler(signum, stop.set)
     try:
         await stop.wait()
-        app[DRAINING].set()
+        service.draining.set()
         if options.drain_delay > 0:
             await asyncio.sleep(options.drain_delay)
         for runner in runners:
@@ -200,7 +140,7 @@ async def serve(settings: Settings, config: Config, options: ServerOptions) -> N
                 await site.stop()
         await asyncio.sleep(GRACE)
         deadline = loop.time() + options.shutdown_timeout
-        while app[IN_FLIGHT].count and loop.time() < deadline:
+        while service.in_flight.count and loop.time() < deadline:
             await asyncio.sleep(0.05)
     finally:
         for runner in reversed(runners):

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from autoconfig.catalog import Catalog
 from autoconfig.config.loader import load_providers
-from autoconfig.web.app import Settings, create_app
-from autoconfig.web.dispatch import Runner
+from autoconfig.web import dispatch
+from autoconfig.web.app import AppOptions, create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "providers.yaml"
@@ -25,37 +24,33 @@ VARIED = DATA / "varied.yaml"
 SHARED = ROOT.parent / "shared"
 
 
-class DispatchingTestServer(TestServer):
-    """aiohttp's test server, serving the app through autoconfig's Runner as `serve` does."""
-
-    async def _make_runner(self, **kwargs):  # type: ignore[no-untyped-def]
-        return Runner(self.app, **kwargs)
-
-
 @pytest.fixture
 def aiohttp_client(aiohttp_client):
-    """pytest-aiohttp's client, with apps served the way `autoconfig serve` serves them.
+    """pytest-aiohttp's client, with apps served the way `autoconfig serve` serves them: through
+    their fast table (autoconfig/web/dispatch.py). A test server passed in as it is keeps
+    aiohttp's own routing for every request.
 
     Without this every test would take aiohttp's router for all requests and never the fast
     dispatch that real clients' requests take.
     """
 
-    async def client(app_or_server, *, server_kwargs=None, **kwargs):  # type: ignore[no-untyped-def]
+    async def client(app_or_server, **kwargs):  # type: ignore[no-untyped-def]
+        test_client = await aiohttp_client(app_or_server, **kwargs)
         if isinstance(app_or_server, web.Application):
-            app_or_server = DispatchingTestServer(app_or_server, **(server_kwargs or {}))
-        return await aiohttp_client(app_or_server, **kwargs)
+            dispatch.install(test_client.server.runner)
+        return test_client
 
     return client
 
 
 @pytest.fixture
 def bundled_app() -> web.Application:
-    return create_app(Settings(config_path=BUNDLED))
+    return create_app(AppOptions(config_path=BUNDLED))
 
 
 @pytest.fixture
 def varied_app() -> web.Application:
-    return create_app(Settings(config_path=VARIED))
+    return create_app(AppOptions(config_path=VARIED))
 
 
 @pytest.fixture

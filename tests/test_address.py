@@ -6,7 +6,6 @@ from autoconfig.address import (
     HOST_PLACEHOLDERS,
     PLACEHOLDERS,
     AddressError,
-    domain_from_host,
     normalize_domain,
     parse_address,
     placeholder_errors,
@@ -211,62 +210,6 @@ def test_normalize_domain_gives_lower_case_a_labels(text, expected):
 def test_normalize_domain_rejects_what_dns_cannot_hold(text, words):
     with pytest.raises(AddressError, match=words):
         normalize_domain(text)
-
-
-# domain_from_host
-
-
-@pytest.mark.parametrize(
-    ("host", "expected"),
-    [
-        ("autoconfig.example.com", "example.com"),
-        ("autoconfig.example.com:443", "example.com"),
-        ("AutoConfig.Example.COM:8080", "example.com"),
-        ("autoconfig.autoconfig.example.com", "autoconfig.example.com"),
-        ("example.com", "example.com"),
-        ("example.com:443", "example.com"),
-        ("mail.autoconfig.example.com", "mail.autoconfig.example.com"),
-        ("autoconfig.bücher.example", "xn--bcher-kva.example"),
-        ("autoconfig", "autoconfig"),
-        ("autoconfig.", "autoconfig"),
-    ],
-)
-def test_domain_from_host_strips_the_port_and_one_prefix(host, expected):
-    assert domain_from_host(host, ("autoconfig.",)) == expected
-
-
-def test_domain_from_host_strips_only_one_of_several_prefixes():
-    prefixes = ("autoconfig.", "autodiscover.")
-    assert domain_from_host("autodiscover.example.com", prefixes) == "example.com"
-    assert domain_from_host("autodiscover.autoconfig.example.com", prefixes) == (
-        "autoconfig.example.com"
-    )
-
-
-def test_domain_from_host_without_prefixes_keeps_the_whole_name():
-    assert domain_from_host("autoconfig.example.com:443", ()) == "autoconfig.example.com"
-
-
-@pytest.mark.parametrize(
-    "host",
-    [
-        "192.0.2.1",
-        "192.0.2.1:443",
-        "[2001:db8::1]",
-        "[2001:db8::1]:443",
-        "[::1]",
-        "2001:db8::1",
-    ],
-)
-def test_domain_from_host_rejects_ip_addresses(host):
-    with pytest.raises(AddressError, match="IP address"):
-        domain_from_host(host, ("autoconfig.",))
-
-
-@pytest.mark.parametrize("host", ["", ":443", "exa mple.com", "mail_server.example:443"])
-def test_domain_from_host_rejects_names_that_are_no_domain(host):
-    with pytest.raises(AddressError):
-        domain_from_host(host, ("autoconfig.",))
 
 
 # placeholder_errors

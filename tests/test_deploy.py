@@ -39,7 +39,8 @@ from lxml import etree
 
 from autoconfig import cli
 from autoconfig.config.loader import load_config
-from autoconfig.web.app import Settings, create_app
+from autoconfig.options import options_of
+from autoconfig.web.app import AppOptions, create_app
 
 from .apple_support import make_signing_files
 from .conftest import BUNDLED, ROOT, free_port
@@ -194,7 +195,7 @@ def parse(argv: list[str]):
     errors = io.StringIO()
     with contextlib.redirect_stderr(errors):
         try:
-            return cli._parser().parse_args(argv[1:])
+            return cli.build_parser().parse_args(argv[1:])
         except SystemExit:
             pytest.fail(f"{shlex.join(argv)}\n{errors.getvalue()}")
 
@@ -245,8 +246,8 @@ def test_command_line_is_accepted_by_the_real_parser(name):
         assert args.port == 8080
         assert args.host == ("127.0.0.1" if name.startswith("systemd") else "0.0.0.0")
         cli.parse_networks(args.trusted_proxy)  # what serve checks before listening
-        settings, _ = cli._settings(args)
-        assert settings.config_path == args.config
+        app_options, _ = options_of(args)
+        assert app_options.config_path == args.config
     else:
         assert args.handler is cli.cmd_check
 
@@ -295,7 +296,7 @@ def test_compose_trusts_exactly_its_own_network():
 
 @pytest.fixture
 async def bundled_client(aiohttp_client):
-    return await aiohttp_client(create_app(Settings(config_path=BUNDLED)))
+    return await aiohttp_client(create_app(AppOptions(config_path=BUNDLED)))
 
 
 def _probe_paths() -> dict[str, str]:
@@ -764,7 +765,7 @@ async def test_configmap_update_is_reloaded_without_restart(tmp_path, aiohttp_cl
     key = PurePosixPath(option(kubernetes_argv(), "--config")).name
     _configmap_update(tmp_path, key, _provider("imap-one.example.com"), 1)
     client = await aiohttp_client(
-        create_app(Settings(config_path=tmp_path / key, watch=True, poll_interval=0.05))
+        create_app(AppOptions(config_path=tmp_path / key, watch=True, poll_interval=0.05))
     )
 
     async def imap_host() -> str:

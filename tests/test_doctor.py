@@ -32,7 +32,7 @@ from autoconfig.config.loader import load_config
 from autoconfig.doctor import Options, Report, Status, diagnose, parse_targets
 from autoconfig.doctor.resolve import Lookup, ResolveError
 from autoconfig.formats import pacc
-from autoconfig.web.app import Settings, create_app
+from autoconfig.web.app import AppOptions, create_app
 
 from . import doctor_lab as lab_tools
 
@@ -296,7 +296,7 @@ def _build(
 
     async def start_web() -> None:
         for address, path, tls in ((WEB, config, web_tls), (STALE, stale_config, stale_tls)):
-            app = create_app(Settings(config_path=path))
+            app = create_app(AppOptions(config_path=path))
             runner = await lab_tools.https_site(
                 app, address, https_port, certs.server_context(*tls)
             )

@@ -16,7 +16,7 @@ from lxml import etree
 from autoconfig.config.loader import load_providers
 from autoconfig.ispdb.importer import ImportResult, export_losses, export_providers, import_files
 from autoconfig.model import Provider
-from autoconfig.web.app import Settings, create_app
+from autoconfig.web.app import AppOptions, create_app
 
 from .conftest import BUNDLED, DATA
 
@@ -599,7 +599,7 @@ async def test_sample_served_as_the_original_files_say(aiohttp_client, tmp_path)
     result = import_files([SAMPLE])
     config = write(result, tmp_path)
     load_providers(config)
-    client = await aiohttp_client(create_app(Settings(config_path=config)))
+    client = await aiohttp_client(create_app(AppOptions(config_path=config)))
     owners: dict[str, Path] = {}
     for path in sample_files():
         for domain in xml_domains(parse(path).find("emailProvider")):

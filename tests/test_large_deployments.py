@@ -7,7 +7,7 @@ from lxml import etree
 
 from autoconfig.config.diagnostics import ConfigInvalid
 from autoconfig.config.loader import load_config
-from autoconfig.web.app import Settings, create_app
+from autoconfig.web.app import AppOptions, create_app
 
 
 def provider(pid: str, domains: str = "", extra: str = "") -> str:
@@ -177,7 +177,7 @@ async def test_domains_from_a_file_and_the_default_provider_are_served(tmp_path,
         + provider("hoster.example", "[hoster.example]", "    domainsFile: customers.txt\n")
         + provider("other.example", "[other.example]"),
     )
-    client = await aiohttp_client(create_app(Settings(config_path=main)))
+    client = await aiohttp_client(create_app(AppOptions(config_path=main)))
     for domain, expected in [
         ("customer.example", "hoster.example"),
         ("other.example", "other.example"),

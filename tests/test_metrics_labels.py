@@ -49,8 +49,8 @@ MAIN_PORT_REQUESTS = [
     ("GET", "/", ("index", "people")),
     ("GET", f"/settings?emailaddress={ADDRESS}", ("settings_for_address", "people")),
     ("GET", "/settings/example.com", ("settings_for_domain", "people")),
-    ("GET", "/static/settings.css", ("handler", "people")),
-    ("GET", "/static/copy.js", ("handler", "people")),
+    ("GET", "/static/settings.css", ("static", "people")),
+    ("GET", "/static/copy.js", ("static", "people")),
     ("GET", "/healthz", ("healthz", "operations")),
     ("GET", "/readyz", ("readyz", "operations")),
 ]

@@ -8,9 +8,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from autoconfig.address import AddressError, parse_address
-from autoconfig.web.query import ADDRESS_PARAMETERS, address_parameter, query_value
+from autoconfig.web.query import ANY_ADDRESS, AddressQuery, query_value
 
-NAME_SETS = (("emailaddress",), ("email",), ADDRESS_PARAMETERS)
+NAME_SETS = (("emailaddress",), ("email",), ANY_ADDRESS.names)
 
 
 def general(path: str, names: tuple[str, ...]):
@@ -59,7 +59,7 @@ def test_the_fast_reading_is_the_general_one_or_nothing(
         request = make_mocked_request("GET", path)
     except ValueError:
         return  # not a request target aiohttp accepts
-    fast = address_parameter(request, names)
+    fast = AddressQuery(*names).everyday(request)
     if fast is not None:
         assert fast == general(path, names)
 
@@ -68,13 +68,13 @@ def test_the_fast_reading_is_the_general_one_or_nothing(
     ("path", "names"),
     [
         ("/mail/config-v1.1.xml?emailaddress=user1%40provider3.example", ("emailaddress",)),
-        ("/email.mobileconfig?email=someone@Example.COM", ADDRESS_PARAMETERS),
+        ("/email.mobileconfig?email=someone@Example.COM", ANY_ADDRESS.names),
         ("/autodiscover/autodiscover.json?Email=a.b%40c.example&Protocol=x", ("email",)),
     ],
 )
 def test_what_clients_send_takes_the_fast_path(path, names):
     """The everyday forms must be read by the fast path, or it is dead code."""
-    fast = address_parameter(make_mocked_request("GET", path), names)
+    fast = AddressQuery(*names).everyday(make_mocked_request("GET", path))
     assert fast is not None
     assert fast == general(path, names)
 
@@ -93,4 +93,4 @@ def test_what_clients_send_takes_the_fast_path(path, names):
 )
 def test_everything_else_is_left_to_the_general_path(query):
     request = make_mocked_request("GET", f"/mail/config-v1.1.xml?{query}")
-    assert address_parameter(request, ("emailaddress",)) is None
+    assert AddressQuery("emailaddress").everyday(request) is None

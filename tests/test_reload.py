@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from autoconfig.web.app import Settings, create_app
+from autoconfig.web.app import AppOptions, create_app
 
 from .conftest import free_port
 
@@ -56,7 +56,7 @@ async def test_watched_file_edit_broken_then_fixed(tmp_path, aiohttp_client):
     path = tmp_path / "providers.yaml"
     path.write_text(config_text("imap-one.example.com"))
     client = await aiohttp_client(
-        create_app(Settings(config_path=path, watch=True, poll_interval=0.05))
+        create_app(AppOptions(config_path=path, watch=True, poll_interval=0.05))
     )
 
     async def health():
@@ -118,7 +118,7 @@ async def test_included_and_domain_list_files_are_watched(tmp_path, aiohttp_clie
     (tmp_path / "list.txt").write_text("one.example\n")
     (tmp_path / "more.yaml").write_text("providers: []\n")
     client = await aiohttp_client(
-        create_app(Settings(config_path=path, watch=True, poll_interval=0.05))
+        create_app(AppOptions(config_path=path, watch=True, poll_interval=0.05))
     )
 
     async def status(domain):

@@ -29,7 +29,6 @@ from yarl import URL
 from autoconfig.address import (
     AddressError,
     check_host_local_part,
-    domain_from_host,
     normalize_domain,
     parse_address,
 )
@@ -38,7 +37,8 @@ from autoconfig.config.loader import load_config
 from autoconfig.formats.mobilesync import REQUEST_NS as MOBILESYNC_REQUEST_NS
 from autoconfig.formats.mobilesync import RESPONSE_NS as MOBILESYNC_NS
 from autoconfig.formats.outlook import BASE_NS, OUTLOOK_NS
-from autoconfig.web.app import Settings, create_app
+from autoconfig.web.app import AppOptions, create_app
+from autoconfig.web.host import domain_of_host
 
 from .security_support import (
     CANARIES,
@@ -67,7 +67,7 @@ THOROUGH = settings(max_examples=300, deadline=None, suppress_health_check=SHARE
 
 @pytest.fixture
 async def app_client(aiohttp_client):
-    return await aiohttp_client(create_app(Settings(config_path=SECURITY_YAML)))
+    return await aiohttp_client(create_app(AppOptions(config_path=SECURITY_YAML)))
 
 
 async def send(
@@ -499,10 +499,7 @@ async def test_host_header(app_client, host):
                 )
             continue
         if target.startswith("/.well-known"):
-            try:
-                domain = domain_from_host(host, ("ua-auto-config.",))
-            except AddressError:
-                domain = None
+            domain = domain_of_host(host, ("ua-auto-config.",))
             match = CATALOG.lookup(domain) if domain else None
             served = match is not None and match.provider.has_settings
             assert answer.status == (200 if served else 404), answer.describe()

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from autoconfig.web.app import Settings, create_app
+from autoconfig.web.app import AppOptions, create_app
 from autoconfig.web.limits import TokenBuckets
 from autoconfig.web.proxies import ProxyPolicy, parse_networks
 
@@ -48,7 +48,7 @@ def test_token_bucket_memory_is_bounded():
 
 async def test_rate_limit_answers_429_with_retry_after(aiohttp_client):
     client = await aiohttp_client(
-        create_app(Settings(config_path=BUNDLED, rate_limit=1, rate_burst=3))
+        create_app(AppOptions(config_path=BUNDLED, rate_limit=1, rate_burst=3))
     )
     statuses = []
     for _ in range(5):
@@ -61,14 +61,14 @@ async def test_rate_limit_answers_429_with_retry_after(aiohttp_client):
 
 
 async def test_rate_limit_is_off_by_default(aiohttp_client):
-    client = await aiohttp_client(create_app(Settings(config_path=BUNDLED)))
+    client = await aiohttp_client(create_app(AppOptions(config_path=BUNDLED)))
     for _ in range(50):
         assert (await client.get("/v1.1/example.com")).status == 200
 
 
 async def test_forwarded_for_from_an_untrusted_peer_does_not_dodge_the_limit(aiohttp_client):
     client = await aiohttp_client(
-        create_app(Settings(config_path=BUNDLED, rate_limit=1, rate_burst=2))
+        create_app(AppOptions(config_path=BUNDLED, rate_limit=1, rate_burst=2))
     )
     statuses = [
         (
@@ -80,7 +80,7 @@ async def test_forwarded_for_from_an_untrusted_peer_does_not_dodge_the_limit(aio
 
 
 async def test_forwarded_for_from_a_trusted_proxy_names_the_client(aiohttp_client):
-    settings = Settings(
+    settings = AppOptions(
         config_path=BUNDLED, rate_limit=1, rate_burst=1, trusted_proxies=("127.0.0.0/8", "::1")
     )
     client = await aiohttp_client(create_app(settings))
@@ -117,7 +117,7 @@ def test_proxy_policy_reads_the_last_untrusted_hop():
 
 
 async def test_forged_forwarded_host_does_not_pick_the_domain(aiohttp_client):
-    client = await aiohttp_client(create_app(Settings(config_path=BUNDLED)))
+    client = await aiohttp_client(create_app(AppOptions(config_path=BUNDLED)))
     response = await client.get(
         "/mail/config-v1.1.xml",
         headers={
@@ -129,7 +129,7 @@ async def test_forged_forwarded_host_does_not_pick_the_domain(aiohttp_client):
 
 
 async def test_forged_host_never_becomes_the_autodiscover_url(aiohttp_client):
-    client = await aiohttp_client(create_app(Settings(config_path=BUNDLED)))
+    client = await aiohttp_client(create_app(AppOptions(config_path=BUNDLED)))
     for host in ("attacker.example", "autodiscover.attacker.example:443"):
         response = await client.get(
             JSON_URL,

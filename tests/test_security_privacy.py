@@ -26,7 +26,7 @@ from yarl import URL
 
 from autoconfig.catalog import Catalog
 from autoconfig.config import spec
-from autoconfig.web.app import Settings, create_app
+from autoconfig.web.app import AppOptions, create_app
 
 from .security_support import SECURITY_YAML
 
@@ -94,7 +94,7 @@ REQUESTS = {
 
 @pytest.fixture
 async def app_client(aiohttp_client):
-    return await aiohttp_client(create_app(Settings(config_path=SECURITY_YAML)))
+    return await aiohttp_client(create_app(AppOptions(config_path=SECURITY_YAML)))
 
 
 async def _answer(client, kind: str, address: str) -> tuple[int, dict[str, str], bytes]:

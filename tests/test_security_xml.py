@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from autoconfig.formats.mobilesync import REQUEST_NS as MOBILESYNC_REQUEST_NS
-from autoconfig.web.app import MAX_BODY_BYTES
+from autoconfig.web.autodiscover import MAX_BODY_BYTES
 
 from .security_support import (
     SECURITY_YAML,

@@ -11,7 +11,7 @@ from autoconfig.cli import main
 from autoconfig.config.loader import load_providers
 from autoconfig.formats import mobileconfig
 from autoconfig.formats.profile_signing import SigningSetupError, load_signer
-from autoconfig.web.app import Settings, create_app
+from autoconfig.web.app import AppOptions, create_app
 
 from .apple_support import (
     SigningFiles,
@@ -38,12 +38,12 @@ def signing(tmp_path_factory) -> SigningFiles:
 
 @pytest.fixture
 async def apple_client(aiohttp_client):
-    return await aiohttp_client(create_app(Settings(config_path=APPLE)))
+    return await aiohttp_client(create_app(AppOptions(config_path=APPLE)))
 
 
 @pytest.fixture
 async def signed_client(aiohttp_client, signing):
-    settings = Settings(config_path=BUNDLED, profile_cert=signing.chain, profile_key=signing.key)
+    settings = AppOptions(config_path=BUNDLED, profile_cert=signing.chain, profile_key=signing.key)
     return await aiohttp_client(create_app(settings))
 
 
@@ -250,7 +250,7 @@ def test_an_ec_key_in_the_same_file_as_its_chain_signs_too(tmp_path):
 
 def _setup_error(tmp_path: Path, **settings) -> str:
     with pytest.raises(SigningSetupError) as error:
-        create_app(Settings(config_path=BUNDLED, **settings))
+        create_app(AppOptions(config_path=BUNDLED, **settings))
     return str(error.value)
 
 
@@ -303,7 +303,7 @@ def test_a_key_type_cms_cannot_use_is_refused(tmp_path):
 
 def test_an_expired_signing_certificate_is_reported_at_start(tmp_path, caplog):
     files = make_signing_files(tmp_path, days=-1)
-    create_app(Settings(config_path=BUNDLED, profile_cert=files.chain, profile_key=files.key))
+    create_app(AppOptions(config_path=BUNDLED, profile_cert=files.chain, profile_key=files.key))
     assert "expired" in caplog.text
 
 

@@ -288,7 +288,7 @@ async def test_other_methods_are_refused_cleanly(client):
 async def test_get_with_the_host_only_refuses_hosts_that_need_the_local_part(
     aiohttp_client, tmp_path
 ):
-    from autoconfig.web.app import Settings, create_app
+    from autoconfig.web.app import AppOptions, create_app
 
     config = tmp_path / "p.yaml"
     config.write_text(
@@ -300,7 +300,7 @@ async def test_get_with_the_host_only_refuses_hosts_that_need_the_local_part(
         "      - {type: imap, hostname: '%EMAILLOCALPART%.in.per-user.example', socketType: SSL}\n"
         "    outgoing: [{hostname: smtp.per-user.example, socketType: SSL}]\n"
     )
-    client = await aiohttp_client(create_app(Settings(config_path=config)))
+    client = await aiohttp_client(create_app(AppOptions(config_path=config)))
     response = await client.get(URL, headers={"Host": "autodiscover.per-user.example"})
     assert error_code(await response.read()) == "600"
     response = await client.get(URL, params={"email": "kim@per-user.example"})

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from lxml import etree
 
-from autoconfig.web.app import Settings, create_app
+from autoconfig.web.app import AppOptions, create_app
 
 from .conftest import BUNDLED, DATA
 from .ms_ascmd import assert_valid, optional_schema
@@ -39,7 +39,7 @@ SYNC_EAS = declared_activesync(ACTIVESYNC, "sync.example")
 @pytest.fixture
 def client_for(aiohttp_client):
     async def make(config):
-        return await aiohttp_client(create_app(Settings(config_path=config)))
+        return await aiohttp_client(create_app(AppOptions(config_path=config)))
 
     return make
 
@@ -184,7 +184,7 @@ async def test_a_request_without_a_host_header_gets_no_guessed_url(client):
 
 
 async def test_the_configured_public_url_wins_over_the_host(aiohttp_client):
-    settings = Settings(config_path=BUNDLED, public_url="https://autoconfig.example.net/")
+    settings = AppOptions(config_path=BUNDLED, public_url="https://autoconfig.example.net/")
     client = await aiohttp_client(create_app(settings))
     for host in ("autodiscover.example.com", "bad host"):
         status, _, document = await get_json(

@@ -7,9 +7,9 @@ import pytest
 from aiohttp import web
 
 from autoconfig.catalog import Catalog
-from autoconfig.cli import _parser
+from autoconfig.cli import build_parser
 from autoconfig.config.loader import load_providers
-from autoconfig.web.app import STATE, Settings, create_app
+from autoconfig.web.app import SERVICE, AppOptions, create_app
 
 from .conftest import BUNDLED, VARIED, live_server
 from .settings_support import AUTH_METHODS, parse, servers, text
@@ -181,7 +181,7 @@ async def test_head_answers_like_get(client):
 
 
 async def test_the_page_follows_a_reload(client):
-    client.server.app[STATE].catalog = Catalog(load_providers(VARIED))
+    client.server.app[SERVICE].state.catalog = Catalog(load_providers(VARIED))
     response = await client.get("/settings", params={"emailaddress": "alice@example.com"})
     assert response.status == 404
     response = await client.get("/settings", params={"emailaddress": "alice@oauth.example"})
@@ -190,7 +190,7 @@ async def test_the_page_follows_a_reload(client):
 
 @pytest.fixture
 def app_without_page() -> web.Application:
-    return create_app(Settings(config_path=BUNDLED, settings_page=False))
+    return create_app(AppOptions(config_path=BUNDLED, settings_page=False))
 
 
 @pytest.mark.parametrize(
@@ -204,8 +204,8 @@ async def test_switched_off_the_page_and_its_files_are_404(aiohttp_client, app_w
 
 
 def test_serve_has_a_switch_to_turn_the_page_off():
-    assert _parser().parse_args(["serve"]).settings_page is True
-    assert _parser().parse_args(["serve", "--no-settings-page"]).settings_page is False
+    assert build_parser().parse_args(["serve"]).settings_page is True
+    assert build_parser().parse_args(["serve", "--no-settings-page"]).settings_page is False
 
 
 def _status(url: str) -> int:
@@ -238,7 +238,7 @@ async def test_the_install_button_leads_to_the_apple_profile_of_the_address(clie
 
 
 async def test_no_install_button_where_apple_mail_cannot_sign_in(aiohttp_client):
-    client = await aiohttp_client(create_app(Settings(config_path=AUTH_METHODS)))
+    client = await aiohttp_client(create_app(AppOptions(config_path=AUTH_METHODS)))
     response = await client.get("/settings", params={"emailaddress": "alice@oauth-only.example"})
     assert response.status == 200
     assert not parse(await response.read()).cssselect("#apple-profile")

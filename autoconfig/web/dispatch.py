@@ -1,39 +1,62 @@
-"""The URLs mail clients call go straight to their handler, without aiohttp's router.
+"""The exact paths go straight to their handler, without aiohttp's router.
 
 aiohttp resolves every request through its router and builds match info for it before a handler
-runs: about a sixth of the time of a whole Thunderbird answer. A request for exactly one of the
-plain client paths (GET /mail/config-v1.1.xml, POST /autodiscover/autodiscover.xml, ...) is
-found in a dict instead and given to the same handler the router would pick. Everything else
-takes the router as before: other paths, percent-encoded or absolute-form targets, HEAD and
-OPTIONS, requests with an Expect header (the router answers those), and every request of an app
-with middlewares (the rate limiter must see them all; create_app then publishes no table).
+runs, which is a large part of a whole Thunderbird answer. A request for exactly one of the
+table's paths (GET /mail/config-v1.1.xml, POST /autodiscover/autodiscover.xml, ...) is found in
+a dict instead and given to the same observed handler the router would pick, after the same rate
+limit. Everything else takes the router: other paths, percent-encoded or absolute-form
+targets, HEAD and OPTIONS, and requests with an Expect header (the router's expect handler
+answers those first).
+
+`install` puts the table in front of the router of a server that is set up: `autoconfig serve`
+and the test suite both call it, so the tests exercise the dispatch real clients get. It uses
+aiohttp's public `Server.request_handler`: the handler a server gives each new connection.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import cast
 
 from aiohttp import hdrs, web
 from aiohttp.web_request import BaseRequest
 
-from .observe import Handler
-
-FastHandler = Callable[[web.Request], web.StreamResponse | Awaitable[web.StreamResponse]]
-"""A handler that answers at once (no coroutine made: most client handlers wait for nothing)
-or gives an awaitable of its answer."""
-FAST_ROUTES = web.AppKey("fast_routes", dict[tuple[str, str], FastHandler])
-"""(method, path) -> handler for the plain client paths; set by create_app."""
-
-ServerHandler = Callable[[BaseRequest], Awaitable[web.StreamResponse]]
+from .limits import RateLimit
+from .request import FastHandler
 
 
-def dispatcher(routes: dict[tuple[str, str], FastHandler], routed: Handler) -> Handler:
+@dataclass(frozen=True, slots=True)
+class FastTable:
+    """(method, exact path) -> observed handler, and the rate limit that guards them."""
+
+    routes: Mapping[tuple[str, str], FastHandler]
+    limit: RateLimit | None = None
+
+    @property
+    def middlewares(self) -> tuple[object, ...]:
+        """The app middlewares the table does the work of itself: the rate limit, if any."""
+        return (self.limit.middleware,) if self.limit is not None else ()
+
+
+FAST_TABLE = web.AppKey("fast_table", FastTable)
+"""Set by the app factory (app.py) on every app it builds."""
+
+_ServerHandler = Callable[[BaseRequest], Awaitable[web.StreamResponse]]
+
+
+def dispatcher(table: FastTable, routed: _ServerHandler) -> _ServerHandler:
     """A server handler: the fast table first, the app's routing for anything not in it."""
+    routes = table.routes
+    limit = table.limit
 
-    async def dispatch(request: web.Request) -> web.StreamResponse:
+    async def dispatch(request: BaseRequest) -> web.StreamResponse:
         path, _, _ = request.raw_path.partition("?")
         handler = routes.get((request.method, path))
         if handler is None or hdrs.EXPECT in request.headers:
             return await routed(request)
+        if limit is not None:
+            refused = limit.refusal(request)
+            if refused is not None:
+                return refused
         answer = handler(request)
         if isinstance(answer, web.StreamResponse):
             return answer
@@ -42,19 +65,17 @@ def dispatcher(routes: dict[tuple[str, str], FastHandler], routed: Handler) -> H
     return dispatch
 
 
-class Runner(web.AppRunner):
-    """An AppRunner whose server looks in the app's fast table before routing.
+def install(runner: web.AppRunner) -> bool:
+    """Serve `runner`'s app through its fast table; True when it does.
 
-    `autoconfig serve` and the test suite both serve apps through it, so tests exercise the
-    dispatch real clients get.
+    Middlewares and response hooks run only for routed requests, so an app with any that the
+    table does not stand in for keeps routing every request.
     """
-
-    async def setup(self) -> None:
-        await super().setup()
-        app = self.app
-        routes = app.get(FAST_ROUTES)
-        server = self.server
-        # Middlewares and response hooks run only for routed requests: with any, route all.
-        if routes and server is not None and not app.middlewares and not app.on_response_prepare:
-            routed = cast(Handler, server.request_handler)
-            server.request_handler = cast(ServerHandler, dispatcher(routes, routed))
+    app, server = runner.app, runner.server
+    table = app.get(FAST_TABLE)
+    if table is None or server is None or app.on_response_prepare:
+        return False
+    if tuple(app.middlewares) != table.middlewares:
+        return False
+    server.request_handler = cast(_ServerHandler, dispatcher(table, server.request_handler))
+    return True

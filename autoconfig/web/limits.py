@@ -8,8 +8,15 @@ flood from many addresses cannot grow the table without end.
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from .proxies import ProxyPolicy
+from .request import ClientRequest
+
+RouterHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
@@ -41,3 +48,35 @@ class TokenBuckets:
 def retry_after(wait: float) -> str:
     """A Retry-After value: whole seconds, at least 1."""
     return str(max(1, math.ceil(wait)))
+
+
+class RateLimit:
+    """The per-IP limit of one server: its buckets, shared by every listener and every path.
+
+    Routed requests meet it as an aiohttp middleware; the fast dispatcher asks `refusal` itself
+    before it calls a handler, so both answer alike and a client gets one budget in all.
+    """
+
+    __slots__ = ("_buckets", "_proxies", "middleware")
+
+    def __init__(self, buckets: TokenBuckets, proxies: ProxyPolicy) -> None:
+        self._buckets = buckets
+        self._proxies = proxies
+
+        @web.middleware
+        async def limit(request: web.Request, handler: RouterHandler) -> web.StreamResponse:
+            refused = self.refusal(request)
+            return refused if refused is not None else await handler(request)
+
+        self.middleware = limit
+
+    def refusal(self, request: ClientRequest) -> web.Response | None:
+        """429 with Retry-After when this client is over its rate, else None."""
+        wait = self._buckets.take(self._proxies.client_ip(request))
+        if wait <= 0:
+            return None
+        return web.Response(
+            status=429,
+            text="Too many requests; try again later.\n",
+            headers={"Retry-After": retry_after(wait), "Cache-Control": "no-store"},
+        )

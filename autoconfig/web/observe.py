@@ -10,7 +10,6 @@ import asyncio
 import bisect
 import hashlib
 import hmac
-import inspect
 import itertools
 import json
 import logging
@@ -20,10 +19,10 @@ import re
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import IO, cast
+from typing import IO
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -34,6 +33,7 @@ from prometheus_client.registry import Collector
 
 from ..address import EmailAddress
 from .proxies import ProxyPolicy
+from .request import Answer, ClientRequest, PlainHandler, WaitingHandler
 
 
 class LineWriter:
@@ -152,8 +152,7 @@ class _Latency:
 
     def __init__(self) -> None:
         self.buckets = [0] * (len(_LATENCY_BUCKETS) + 1)
-        self.total = [0.0]
-        """A one-element list, so the request wrapper adds to it without an attribute lookup."""
+        self.total = 0.0
 
 
 class _Requests(Collector):
@@ -193,7 +192,7 @@ class _Requests(Collector):
             for bound, count in zip((*_LATENCY_BUCKETS, math.inf), histogram.buckets, strict=True):
                 running += count
                 cumulative.append((str(bound) if bound != math.inf else "+Inf", running))
-            latency.add_metric((family,), cumulative, histogram.total[0])
+            latency.add_metric((family,), cumulative, histogram.total)
         yield latency
 
 
@@ -239,31 +238,18 @@ def _request_ids() -> Callable[[], str]:
     return lambda: f"{prefix}{counter():x}"
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-PlainHandler = Callable[[web.Request], web.StreamResponse]
-"""A handler that waits for nothing: called directly, no coroutine made for it."""
-Recorder = Callable[[web.Request, int, float, str], None]
-"""Records a finished request: (request, status, start time, request id)."""
-
-
-def as_coroutine(handler: PlainHandler) -> Handler:
-    """A plain handler as the coroutine function aiohttp's router needs."""
-
-    async def routed(request: web.Request) -> web.StreamResponse:
-        return handler(request)
-
-    routed.__name__ = getattr(handler, "__name__", "routed")
-    return routed
+_Begin = Callable[[ClientRequest], tuple[str, float]]
+_End = Callable[[ClientRequest, Answer, float, str], Answer]
+_Failed = Callable[[ClientRequest, BaseException, float, str], None]
 
 
 class Observer:
     """Wraps route handlers: request id, metrics and access log around each one.
 
     Wrapping the routes, rather than adding an aiohttp middleware, spares every request the
-    middleware machinery (a seventh of a Thunderbird request). Paths no route serves (404s
-    from the router) are therefore not counted. Handlers may be coroutine functions or plain
-    functions (those that wait for nothing); `plain` wraps the latter without any coroutine,
-    for the fast dispatcher, and calling the observer gives the coroutine aiohttp routes to.
+    middleware machinery. Paths no route serves (404s from the router) are therefore not
+    counted. `plain` keeps a handler that waits for nothing a plain function (the fast
+    dispatcher calls it without any coroutine); `waiting` wraps a coroutine function.
     """
 
     def __init__(
@@ -276,95 +262,84 @@ class Observer:
         self._new_id = _request_ids()
         self._key = settings.hash_key or os.urandom(32)
 
-    def request_id(self, request: web.Request) -> str:
-        """The client's X-Request-Id when it is a sane one, else a new id."""
-        given = request.headers.get(_REQUEST_ID)
-        return given if given is not None and _GOOD_REQUEST_ID.match(given) else self._new_id()
-
-    def _recorder(self, endpoint: str, family: str) -> Recorder:
-        """What a finished request of one route records: its count, latency and log line."""
+    def _scope(self, endpoint: str, family: str) -> tuple[_Begin, _End, _Failed]:
+        """What a request of one route does first, after its answer, and after an exception:
+        take its id (the client's X-Request-Id when it is a sane one, else a new one) and the
+        time, then count it, time it and log it."""
         statuses, latency = self._metrics.route(endpoint, family)
-        buckets, total = latency.buckets, latency.total
         settings, proxies, in_flight, key = self._settings, self._proxies, self.in_flight, self._key
-        writer, clock, bounds = settings.writer, time.perf_counter, _LATENCY_BUCKETS
+        clock, new_id = time.perf_counter, self._new_id
         logging_on = settings.log_format is not LogFormat.OFF
 
-        def record(request: web.Request, status: int, started: float, request_id: str) -> None:
+        def begin(request: ClientRequest) -> tuple[str, float]:
+            in_flight.count += 1
+            given = request.headers.get(_REQUEST_ID)
+            good = given is not None and _GOOD_REQUEST_ID.match(given)
+            return (given if good else new_id()), clock()
+
+        def record(request: ClientRequest, status: int, started: float, request_id: str) -> None:
             in_flight.count -= 1
             elapsed = clock() - started
             statuses[status] += 1
-            buckets[bisect.bisect_left(bounds, elapsed)] += 1
-            total[0] += elapsed
+            latency.buckets[bisect.bisect_left(_LATENCY_BUCKETS, elapsed)] += 1
+            latency.total += elapsed
             if logging_on:
                 line = _log_line(
                     request, status, elapsed, request_id, family, settings, key, proxies
                 )
-                writer.write(line)
+                settings.writer.write(line)
 
-        return record
+        def end(
+            request: ClientRequest, response: Answer, started: float, request_id: str
+        ) -> Answer:
+            record(request, response.status, started, request_id)
+            response.headers.add(_REQUEST_ID, request_id)  # no handler sets it: no search
+            return response
+
+        def failed(
+            request: ClientRequest, error: BaseException, started: float, request_id: str
+        ) -> None:
+            if isinstance(error, web.HTTPException):
+                error.headers[_REQUEST_ID] = request_id
+                record(request, error.status, started, request_id)
+            else:
+                record(request, 500, started, request_id)
+
+        return begin, end, failed
 
     def plain(self, handler: PlainHandler, endpoint: str, family: str) -> PlainHandler:
-        """`handler` observed, still a plain function (for the fast dispatcher)."""
-        record, request_id_of, in_flight = (
-            self._recorder(endpoint, family),
-            self.request_id,
-            self.in_flight,
-        )
-        clock = time.perf_counter
+        """`handler` observed, still a plain function."""
+        begin, end, failed = self._scope(endpoint, family)
 
-        def observed(request: web.Request) -> web.StreamResponse:
-            request_id = request_id_of(request)
-            started, status = clock(), 500
-            in_flight.count += 1
+        def observed(request: ClientRequest) -> Answer:
+            request_id, started = begin(request)
             try:
                 response = handler(request)
-                status = response.status
-            except web.HTTPException as exc:
-                status = exc.status
-                exc.headers[_REQUEST_ID] = request_id
+            except BaseException as error:
+                failed(request, error, started, request_id)
                 raise
-            finally:
-                record(request, status, started, request_id)
-            response.headers.add(_REQUEST_ID, request_id)  # no handler sets it: no search
-            return response
+            return end(request, response, started, request_id)
 
-        observed.__name__ = getattr(handler, "__name__", "observed")
         return observed
 
-    def __call__(self, handler: Handler | PlainHandler, endpoint: str, family: str) -> Handler:
-        """`handler` observed, as the coroutine function aiohttp's router calls."""
-        if not inspect.iscoroutinefunction(handler):
-            return as_coroutine(self.plain(cast(PlainHandler, handler), endpoint, family))
-        waiting = cast(Handler, handler)
-        record, request_id_of, in_flight = (
-            self._recorder(endpoint, family),
-            self.request_id,
-            self.in_flight,
-        )
-        clock = time.perf_counter
+    def waiting(self, handler: WaitingHandler, endpoint: str, family: str) -> WaitingHandler:
+        """`handler`, a coroutine function, observed."""
+        begin, end, failed = self._scope(endpoint, family)
 
-        async def observed(request: web.Request) -> web.StreamResponse:
-            request_id = request_id_of(request)
-            started, status = clock(), 500
-            in_flight.count += 1
+        async def observed(request: ClientRequest) -> Answer:
+            request_id, started = begin(request)
             try:
-                response = await waiting(request)
-                status = response.status
-            except web.HTTPException as exc:
-                status = exc.status
-                exc.headers[_REQUEST_ID] = request_id
+                response = await handler(request)
+            except BaseException as error:
+                failed(request, error, started, request_id)
                 raise
-            finally:
-                record(request, status, started, request_id)
-            response.headers.add(_REQUEST_ID, request_id)  # no handler sets it: no search
-            return response
+            return end(request, response, started, request_id)
 
-        observed.__name__ = getattr(handler, "__name__", "observed")
         return observed
 
 
 def _log_line(
-    request: web.Request,
+    request: ClientRequest,
     status: int,
     elapsed: float,
     request_id: str,

@@ -9,7 +9,9 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from aiohttp import hdrs, web
+from aiohttp import hdrs
+
+from .request import ClientRequest
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -40,7 +42,7 @@ class ProxyPolicy:
             return False
         return any(address in network for network in self.trusted)
 
-    def client_ip(self, request: web.BaseRequest) -> str:
+    def client_ip(self, request: ClientRequest) -> str:
         """The client's address: the peer, or the last untrusted hop of X-Forwarded-For."""
         peer = request.remote or ""
         if not self.trusts(peer):
@@ -56,17 +58,10 @@ class ProxyPolicy:
                 return hop
         return hops[0] if hops else peer
 
-    def host(self, request: web.BaseRequest) -> str | None:
+    def host(self, request: ClientRequest) -> str | None:
         """The Host the client asked for; X-Forwarded-Host only from a trusted proxy."""
         if self.trusted and self.trusts(request.remote):
             forwarded = request.headers.get(hdrs.X_FORWARDED_HOST)
             if forwarded:
                 return forwarded.split(",", 1)[0].strip()
         return request.headers.get(hdrs.HOST)
-
-    def scheme(self, request: web.BaseRequest) -> str:
-        if self.trusts(request.remote):
-            forwarded = request.headers.get(hdrs.X_FORWARDED_PROTO)
-            if forwarded:
-                return forwarded.split(",", 1)[0].strip().lower()
-        return "https" if request.secure else "http"

@@ -4,22 +4,11 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote_plus
 
-from aiohttp import web
-
-from ..address import (
-    COMMON_DOMAIN,
-    MAX_ADDRESS_OCTETS,
-    MAX_DOMAIN_OCTETS,
-    MAX_LOCAL_PART_OCTETS,
-    EmailAddress,
-    parse_address,
-)
-
-ADDRESS_PARAMETERS = ("emailaddress", "email")
-"""The names clients give the address under (Thunderbird, Apple, the settings page)."""
+from ..address import EmailAddress, common_address, common_address_pattern, parse_address
+from .request import ClientRequest
 
 
-def query_value(request: web.Request, names: Iterable[str]) -> str | None:
+def query_value(request: ClientRequest, names: Iterable[str]) -> str | None:
     """A query parameter by any of its lower-case names, in any letter case.
 
     The raw query string is scanned first: building aiohttp's decoded query mapping costs more
@@ -44,58 +33,56 @@ def query_value(request: web.Request, names: Iterable[str]) -> str | None:
     return None
 
 
-_QUERY_ATOM = r"[A-Za-z0-9!$'*/?^_`{|}~-]++"
+_QUERY_ATOM = r"[A-Za-z0-9!$'*/?^_`{|}~-]"
 """Address characters that mean themselves in a query string: not `%` (an escape), `+` (a
 space), `&` and `=` (separators) or `#`."""
-_ADDRESS_PARAMETER_PATTERNS: dict[tuple[str, ...], re.Pattern[str]] = {}
 
 
-def _address_parameter_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
-    pattern = _ADDRESS_PARAMETER_PATTERNS.get(names)
-    if pattern is None:
+class AddressQuery:
+    """The address a query gives under one of `names` (lower case; matched in any case)."""
+
+    __slots__ = ("_everyday", "names")
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
         keys = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
-        pattern = _ADDRESS_PARAMETER_PATTERNS[names] = re.compile(
-            rf"(?i:{keys})=({_QUERY_ATOM}(?:\.{_QUERY_ATOM})*+)(?:@|%40)({COMMON_DOMAIN})(\.?)(?:&|\Z)",
+        self._everyday = re.compile(
+            rf"(?i:{keys})={common_address_pattern(_QUERY_ATOM, '(?:@|%40)')}(?:&|\Z)",
             re.ASCII,
         )
-    return pattern
+        """The first parameter as clients send it: `emailaddress=someone%40example.com`."""
+
+    def everyday(self, request: ClientRequest) -> EmailAddress | None:
+        """The address of a query whose first parameter is one of the names and an everyday
+        address, or None.
+
+        `?emailaddress=someone%40example.com`, as Thunderbird, Apple devices and Outlook send
+        it, is read and checked by one regular expression instead of query_value and
+        parse_address (half the cost of a whole answer under load). Anything else (another
+        parameter first, escapes other than %40, quoted or non-ASCII addresses) gives None, and
+        `address` then asks query_value and parse_address, which give the same address for
+        every query this accepts.
+        """
+        path = request.raw_path
+        start = path.find("?") + 1
+        if not start:
+            return None
+        found = self._everyday.match(path, start)
+        return common_address(*found.groups()) if found is not None else None
+
+    def address(self, request: ClientRequest) -> EmailAddress | None:
+        """None when the query has no such parameter (or an empty one), AddressError when it
+        is not a valid address."""
+        address = self.everyday(request)
+        if address is not None:
+            return address
+        given = query_value(request, self.names)
+        return parse_address(given) if given else None
 
 
-def address_parameter(request: web.Request, names: tuple[str, ...]) -> EmailAddress | None:
-    """The address of a query whose first parameter is one of `names` and an everyday address.
-
-    `?emailaddress=someone%40example.com`, as Thunderbird, Apple devices and Outlook send it,
-    is read and checked by one regular expression instead of query_value and parse_address
-    (half the cost of a whole answer under load). Anything else (another parameter first,
-    escapes other than %40, quoted or non-ASCII addresses) gives None, and the caller then asks
-    query_value and parse_address, which give the same address for every query this accepts.
-    """
-    path = request.raw_path
-    start = path.find("?") + 1
-    if not start:
-        return None
-    found = _address_parameter_pattern(names).match(path, start)
-    if found is None:
-        return None
-    local, domain, dot = found.groups()
-    if (
-        len(local) > MAX_LOCAL_PART_OCTETS
-        or len(domain) > MAX_DOMAIN_OCTETS
-        or len(local) + len(domain) + len(dot) >= MAX_ADDRESS_OCTETS
-    ):
-        return None
-    return EmailAddress(local, domain + dot, domain.lower())
-
-
-def address_in_query(request: web.Request, names: tuple[str, ...]) -> EmailAddress | None:
-    """The address a query gives under one of `names`: None when there is none (or it is
-    empty), AddressError when it is not a valid address.
-
-    The everyday form is read by `address_parameter`; any other by query_value and
-    parse_address.
-    """
-    address = address_parameter(request, names)
-    if address is not None:
-        return address
-    given = query_value(request, names)
-    return parse_address(given) if given else None
+EMAILADDRESS = AddressQuery("emailaddress")
+"""Thunderbird's name for it."""
+ANY_ADDRESS = AddressQuery("emailaddress", "email")
+"""Either name: Apple devices, the settings page, clients that GET the POX URL."""
+EMAIL = AddressQuery("email")
+"""autodiscover.json's name for it."""

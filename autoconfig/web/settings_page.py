@@ -1,7 +1,7 @@
 """HTTP for the settings page: its routes, the language of each request, and the headers that
 keep it self-contained.
 
-As in web.py, handlers only translate HTTP: they pick the language and the provider, and
+As everywhere in web/, handlers only translate HTTP: they pick the language and the provider, and
 formats.settings_page renders. Every page and static file goes out with a Content-Security-Policy
 that allows only this server's own script and style sheet, no framing and no referrer, so neither
 a value from providers.yaml nor anything typed into the form can run code or leak the address.
@@ -9,13 +9,10 @@ Pages that show an address are never cached and never indexed.
 """
 
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from aiohttp import web
 
 from ..address import AddressError, check_host_local_part, normalize_domain, parse_address
-from ..catalog import Catalog
 from ..formats.settings_page import (
     CONTENT_TYPE,
     Asset,
@@ -26,7 +23,10 @@ from ..formats.settings_page import (
 )
 from ..formats.settings_view import Target
 from ..i18n import choose_language
-from .query import ADDRESS_PARAMETERS, query_value
+from ..reload import ConfigState
+from .query import ANY_ADDRESS, query_value
+from .request import ClientRequest, PlainHandler
+from .routes import PathRoute, Route
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -54,29 +54,8 @@ STATIC_CACHE = {"Cache-Control": "public, max-age=86400"}
 LANGUAGE_PARAMETER = "lang"
 
 
-@dataclass(frozen=True, slots=True)
-class SettingsSite:
-    """The renderer, built once, and the catalog of the moment (reloads swap it)."""
-
-    renderer: PageRenderer
-    catalog: Callable[[], Catalog]
-
-
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """Characters no HTML document may hold: dropped from what the page echoes of the input."""
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SITE = web.AppKey("settings_site", SettingsSite)
-
-
-def _page(request: web.Request, path: str, query: tuple[tuple[str, str], ...] = ()) -> Page:
-    renderer = request.app[SITE].renderer
-    choice = choose_language(
-        query_value(request, (LANGUAGE_PARAMETER,)),
-        request.headers.get("Accept-Language"),
-        renderer.catalogues.languages,
-    )
-    return renderer.page(choice.language, choice.explicit, path, query)
 
 
 def _html(body: bytes, headers: dict[str, str], status: int = 200) -> web.Response:
@@ -87,82 +66,98 @@ def _html(body: bytes, headers: dict[str, str], status: int = 200) -> web.Respon
     )
 
 
-async def index(request: web.Request) -> web.Response:
-    """The address form."""
-    page = _page(request, "/")
-    return _html(request.app[SITE].renderer.index(page), PUBLIC_PAGE)
+def _static(asset: Asset) -> PlainHandler:
+    headers = {**SECURITY_HEADERS, **STATIC_CACHE, "Content-Type": asset.content_type}
+
+    def static_file(request: ClientRequest) -> web.Response:
+        return web.Response(body=asset.body, headers=headers)
+
+    return static_file
 
 
-async def settings_for_address(request: web.Request) -> web.Response:
-    """`/settings?emailaddress=ADDR`: the provider's settings with the address filled in."""
-    site = request.app[SITE]
-    given = query_value(request, ADDRESS_PARAMETERS)
-    if given is None:
-        return _html(site.renderer.index(_page(request, "/settings")), PUBLIC_PAGE)
-    given = given.strip()
-    shown = _CONTROL.sub("", given)
-    page = _page(request, "/settings", (("emailaddress", shown),))
-    if not given:
-        return _html(site.renderer.index(page, FormState("", "error.empty")), PRIVATE_PAGE, 400)
-    try:
-        address = parse_address(given)
-    except AddressError:
-        form = FormState(shown, "error.invalid_address")
-        return _html(site.renderer.index(page, form), PRIVATE_PAGE, 400)
-    match = site.catalog().lookup(address.ascii_domain)
-    if match is None or not match.provider.has_settings:
-        body = site.renderer.not_served(page, address.ascii_domain, shown)
-        return _html(body, PRIVATE_PAGE, 404)
-    try:
-        check_host_local_part(address, match.provider.hosts_need_local_part)
-    except AddressError:
-        form = FormState(shown, "error.invalid_address")
-        return _html(site.renderer.index(page, form), PRIVATE_PAGE, 400)
-    has_profile = match.entry.mobileconfig.template is not None
-    target = Target(match.domain, address)
-    body = site.renderer.settings(page, match.provider, target, apple_profile=has_profile)
-    return _html(body, PRIVATE_PAGE)
+class SettingsPageEndpoints:
+    """The page's handlers, bound to the renderer (built once) and the catalog state."""
 
+    __slots__ = ("_renderer", "_state")
 
-async def settings_for_domain(request: web.Request) -> web.Response:
-    """`/settings/DOMAIN`: the same page for a whole domain, login names described in words."""
-    site = request.app[SITE]
-    try:
-        domain = normalize_domain(request.match_info["domain"])
-    except AddressError:
-        page = _page(request, "/")
-        body = site.renderer.index(page, FormState("", "error.invalid_domain"))
-        return _html(body, PUBLIC_PAGE, 400)
-    page = _page(request, f"/settings/{domain}")
-    match = site.catalog().lookup(domain)
-    if match is None or not match.provider.has_settings:
-        return _html(site.renderer.not_served(page, domain, ""), PUBLIC_PAGE, 404)
-    return _html(site.renderer.settings(page, match.provider, Target(domain)), PUBLIC_PAGE)
+    def __init__(self, state: ConfigState, renderer: PageRenderer | None = None) -> None:
+        self._state = state
+        self._renderer = renderer or shipped_renderer()
 
-
-def _static(asset: Asset) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(
-            body=asset.body,
-            headers={**SECURITY_HEADERS, **STATIC_CACHE, "Content-Type": asset.content_type},
+    def routes(self) -> tuple[Route | PathRoute, ...]:
+        """`/`, `/settings`, `/settings/{domain}` and the page's static files."""
+        return (
+            Route("GET", ("/",), self.index, "index", "people"),
+            Route("GET", ("/settings",), self.for_address, "settings_for_address", "people"),
+            PathRoute(
+                "GET",
+                ("/settings/{domain}",),
+                "domain",
+                self.for_domain,
+                "settings_for_domain",
+                "people",
+            ),
+            *(
+                Route("GET", (asset.path,), _static(asset), "static", "people")
+                for asset in self._renderer.assets.values()
+            ),
         )
 
-    return handler
+    def _page(
+        self, request: ClientRequest, path: str, query: tuple[tuple[str, str], ...] = ()
+    ) -> Page:
+        choice = choose_language(
+            query_value(request, (LANGUAGE_PARAMETER,)),
+            request.headers.get("Accept-Language"),
+            self._renderer.catalogues.languages,
+        )
+        return self._renderer.page(choice.language, choice.explicit, path, query)
 
+    def index(self, request: ClientRequest) -> web.Response:
+        """The address form."""
+        return _html(self._renderer.index(self._page(request, "/")), PUBLIC_PAGE)
 
-def add_routes(
-    app: web.Application,
-    catalog: Callable[[], Catalog],
-    wrap: Callable[[Handler], Handler] = lambda handler: handler,
-) -> None:
-    """Serve the page on `app`: `/`, `/settings`, `/settings/{domain}` and its static files.
+    def for_address(self, request: ClientRequest) -> web.Response:
+        """`/settings?emailaddress=ADDR`: the provider's settings with the address filled in."""
+        renderer = self._renderer
+        given = query_value(request, ANY_ADDRESS.names)
+        if given is None:
+            return _html(renderer.index(self._page(request, "/settings")), PUBLIC_PAGE)
+        given = given.strip()
+        shown = _CONTROL.sub("", given)
+        page = self._page(request, "/settings", (("emailaddress", shown),))
+        if not given:
+            return _html(renderer.index(page, FormState("", "error.empty")), PRIVATE_PAGE, 400)
+        try:
+            address = parse_address(given)
+        except AddressError:
+            form = FormState(shown, "error.invalid_address")
+            return _html(renderer.index(page, form), PRIVATE_PAGE, 400)
+        match = self._state.catalog.lookup(address.ascii_domain)
+        if match is None or not match.provider.has_settings:
+            body = renderer.not_served(page, address.ascii_domain, shown)
+            return _html(body, PRIVATE_PAGE, 404)
+        try:
+            check_host_local_part(address, match.provider.hosts_need_local_part)
+        except AddressError:
+            form = FormState(shown, "error.invalid_address")
+            return _html(renderer.index(page, form), PRIVATE_PAGE, 400)
+        has_profile = match.entry.mobileconfig.template is not None
+        target = Target(match.domain, address)
+        body = renderer.settings(page, match.provider, target, apple_profile=has_profile)
+        return _html(body, PRIVATE_PAGE)
 
-    `wrap` decorates each handler (the app's request ids, metrics and access log).
-    """
-    site = SettingsSite(shipped_renderer(), catalog)
-    app[SITE] = site
-    app.router.add_get("/", wrap(index))
-    app.router.add_get("/settings", wrap(settings_for_address))
-    app.router.add_get("/settings/{domain}", wrap(settings_for_domain))
-    for asset in site.renderer.assets.values():
-        app.router.add_get(asset.path, wrap(_static(asset)))
+    def for_domain(self, request: ClientRequest, given: str) -> web.Response:
+        """`/settings/DOMAIN`: the same page for a whole domain, login names in words."""
+        renderer = self._renderer
+        try:
+            domain = normalize_domain(given)
+        except AddressError:
+            page = self._page(request, "/")
+            body = renderer.index(page, FormState("", "error.invalid_domain"))
+            return _html(body, PUBLIC_PAGE, 400)
+        page = self._page(request, f"/settings/{domain}")
+        match = self._state.catalog.lookup(domain)
+        if match is None or not match.provider.has_settings:
+            return _html(renderer.not_served(page, domain, ""), PUBLIC_PAGE, 404)
+        return _html(renderer.settings(page, match.provider, Target(domain)), PUBLIC_PAGE)

@@ -1,8 +1,13 @@
-"""The public base URL: the configured one, else https:// and a Host header that parsed cleanly."""
+"""The Host header, split one way: the mail domain it names, and this server's own name (the
+public base URL: the configured one, else https:// and a Host header that parsed cleanly)."""
 
 import pytest
 
-from autoconfig.web.host import HostError, host_authority, public_base_url
+from autoconfig.web.host import HostError, domain_of_host, parse_authority, public_base_url
+
+
+def host_authority(host: str | None) -> str:
+    return str(parse_authority(host))
 
 
 @pytest.mark.parametrize(
@@ -75,3 +80,57 @@ def test_without_configuration_the_scheme_is_https_never_guessed() -> None:
     )
     with pytest.raises(HostError):
         public_base_url(None, "bad host")
+
+
+# The mail domain a Host names
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("autoconfig.example.com", "example.com"),
+        ("autoconfig.example.com:443", "example.com"),
+        ("AutoConfig.Example.COM:8080", "example.com"),
+        ("autoconfig.autoconfig.example.com", "autoconfig.example.com"),
+        ("example.com", "example.com"),
+        ("example.com:443", "example.com"),
+        ("mail.autoconfig.example.com", "mail.autoconfig.example.com"),
+        ("autoconfig.bücher.example", "xn--bcher-kva.example"),
+        ("autoconfig", "autoconfig"),
+        ("autoconfig.", "autoconfig"),
+    ],
+)
+def test_the_domain_loses_the_port_and_one_prefix(host, expected):
+    assert domain_of_host(host, ("autoconfig.",)) == expected
+
+
+def test_only_one_of_several_prefixes_goes():
+    prefixes = ("autoconfig.", "autodiscover.")
+    assert domain_of_host("autodiscover.example.com", prefixes) == "example.com"
+    assert domain_of_host("autodiscover.autoconfig.example.com", prefixes) == (
+        "autoconfig.example.com"
+    )
+
+
+def test_without_prefixes_the_whole_name_is_the_domain():
+    assert domain_of_host("autoconfig.example.com:443", ()) == "autoconfig.example.com"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "192.0.2.1",
+        "192.0.2.1:443",
+        "[2001:db8::1]",
+        "[2001:db8::1]:443",
+        "[::1]",
+        "2001:db8::1",
+    ],
+)
+def test_an_ip_address_names_no_domain(host):
+    assert domain_of_host(host, ("autoconfig.",)) is None
+
+
+@pytest.mark.parametrize("host", ["", ":443", "exa mple.com", "mail_server.example:443"])
+def test_names_that_are_no_domain_name_none(host):
+    assert domain_of_host(host, ("autoconfig.",)) is None
