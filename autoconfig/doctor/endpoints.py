@@ -16,9 +16,10 @@ from urllib.parse import quote
 
 import aiohttp
 
-from ..address import EmailAddress, substitute
+from ..address import EmailAddress
+from ..answers import Outcome, outlook_answer
 from ..catalog import Match
-from ..formats import outlook, pacc
+from ..formats import pacc
 from ..formats.outlook import OUTLOOK_NS, REQUEST_NS
 from ..formats.template import xml_escape
 from . import answers
@@ -164,24 +165,25 @@ def pox_request(
             context, "POST", url, body, {"Content-Type": "text/xml; charset=utf-8"}
         )
         fix = f"make {host} serve this providers.yaml (POST {POX_PATH} must reach autoconfig)"
-        redirect = match.redirect
-        if redirect is not None and redirect.url is not None:
-            if answer.status == 302 and answer.location == redirect.url:
-                return passed(check, url, f"302 to {redirect.url}, as providers.yaml")
+        expected = outlook_answer(match, address)
+        if expected.outcome is Outcome.REDIRECT_URL:
+            if answer.status == 302 and answer.location == expected.detail:
+                return passed(check, url, f"302 to {expected.detail}, as providers.yaml")
             got = f"{answer.status} {answer.location or ''}".strip()
-            return failed(check, url, f"{got}; providers.yaml redirects to {redirect.url}", fix)
+            return failed(check, url, f"{got}; providers.yaml redirects to {expected.detail}", fix)
         if answer.status != 200:
             return failed(
                 check, url, f"HTTP {answer.status} instead of an Autodiscover answer", fix
             )
-        if redirect is not None and redirect.address is not None:
-            target = substitute(redirect.address, address)
-            expected = outlook.render_redirect_address(target)
-            if answer.body == expected:
-                return passed(check, url, f"redirectAddr {target}, as providers.yaml")
-            return failed(check, url, f"not the redirectAddr answer for {target}", fix)
-        expected = match.entry.outlook.fill(address)
-        return _compare(check, url, answer, expected, answers.autodiscover_servers, fix)
+        if expected.outcome is Outcome.REDIRECT_ADDRESS:
+            if answer.body == expected.body:
+                return passed(check, url, f"redirectAddr {expected.detail}, as providers.yaml")
+            return failed(check, url, f"not the redirectAddr answer for {expected.detail}", fix)
+        if expected.outcome is Outcome.ERROR:
+            if answer.body == expected.body:
+                return passed(check, url, f"the error providers.yaml gives: {expected.detail}")
+            return failed(check, url, f"not the error answer ({expected.detail})", fix)
+        return _compare(check, url, answer, expected.body, answers.autodiscover_servers, fix)
 
     return run
 
