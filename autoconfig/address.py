@@ -6,6 +6,7 @@ trust what they substitute, and domains are normalised to lower-case IDNA A-labe
 `Bücher.example` and `xn--bcher-kva.example` find the same provider.
 """
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Collection
@@ -59,6 +60,15 @@ class EmailAddress(NamedTuple):
 
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def is_ip_address(text: str) -> bool:
+    """Whether `text` is an IPv4 or IPv6 address (no brackets, no port)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def is_ascii_host_name(name: str) -> bool:

@@ -8,7 +8,6 @@ in options.py.
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import logging
 import os
@@ -17,7 +16,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import ispdb
-from .address import AddressError, check_host_local_part, normalize_domain, parse_address
+from .address import (
+    AddressError,
+    check_host_local_part,
+    is_ip_address,
+    normalize_domain,
+    parse_address,
+)
 from .answers import Outcome, outlook_answer
 from .catalog import Catalog
 from .config import spec
@@ -146,7 +151,7 @@ def cmd_dns(args: argparse.Namespace) -> int:
     except AddressError as exc:
         print(f"autoconfig: {exc}", file=sys.stderr)
         return 2
-    if target is not None and _is_ip_address(target):
+    if target is not None and is_ip_address(target):
         print(
             "autoconfig: --target must be a host name (a CNAME cannot point at an address)",
             file=sys.stderr,
@@ -169,14 +174,6 @@ def _ttl(text: str) -> int:
     if not 0 <= value < 2**31:
         raise argparse.ArgumentTypeError(f"{value} is not a TTL (0 to 2147483647 seconds)")
     return value
-
-
-def _is_ip_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def cmd_import_ispdb(args: argparse.Namespace) -> int:

@@ -9,12 +9,17 @@ record (a host that depends on the user, guidance without a target host) is a co
 where the record would be. Pure: provider and domain in, text out.
 """
 
-import ipaddress
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..address import EMAILDOMAIN, EMAILLOCALPART, MAX_DOMAIN_OCTETS, MAX_LABEL_OCTETS
+from ..address import (
+    EMAILDOMAIN,
+    EMAILLOCALPART,
+    MAX_DOMAIN_OCTETS,
+    MAX_LABEL_OCTETS,
+    is_ip_address,
+)
 from ..model import IncomingType, Provider, Server, SocketType
 from . import pacc
 
@@ -76,11 +81,7 @@ def _unpublishable(host: str) -> str | None:
     """
     if EMAILLOCALPART in host:
         return "its name depends on the user's local part (%EMAILLOCALPART%), which DNS cannot know"
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
+    if is_ip_address(host):
         return "it is an IP address, and an SRV target must be a host name with A/AAAA records"
     too_long = len(host) > MAX_DOMAIN_OCTETS
     if too_long or any(len(label) > MAX_LABEL_OCTETS for label in host.split(".")):

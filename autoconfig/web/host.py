@@ -15,7 +15,13 @@ import ipaddress
 import re
 from typing import NamedTuple
 
-from ..address import MAX_DOMAIN_OCTETS, AddressError, is_ascii_host_name, normalize_domain
+from ..address import (
+    MAX_DOMAIN_OCTETS,
+    AddressError,
+    is_ascii_host_name,
+    is_ip_address,
+    normalize_domain,
+)
 
 _PORT = re.compile(r"[0-9]{1,5}\Z")
 
@@ -47,14 +53,6 @@ def _split(header: str) -> _Parts:
     return _Parts(header, None, bracketed=False, colons=colons > 1)
 
 
-def _is_ip_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 @functools.lru_cache(maxsize=1024)
 def domain_of_host(header: str, prefixes: tuple[str, ...]) -> str | None:
     """The mail domain a Host names: port and one of `prefixes` removed, normalised; None for an
@@ -65,7 +63,7 @@ def domain_of_host(header: str, prefixes: tuple[str, ...]) -> str | None:
     names cannot grow it.
     """
     parts = _split(header)
-    if parts.bracketed or _is_ip_address(parts.name):
+    if parts.bracketed or is_ip_address(parts.name):
         return None
     try:
         name = normalize_domain(parts.name)
