@@ -159,7 +159,7 @@ class _Requests(Collector):
     """Request counts and latencies kept as plain numbers, exported at scrape time.
 
     The event loop is the only writer, so no locks: prometheus_client's own Counter and
-    Histogram take a lock per update, which cost a tenth of a Thunderbird request. Each route
+    Histogram take a lock per update, a measurable share of a Thunderbird answer. Each route
     wrapper holds its own counters (status -> count) and its family's histogram, so a request
     updates them without building a key.
     """

@@ -58,7 +58,7 @@ class AddressQuery:
 
         `?emailaddress=someone%40example.com`, as Thunderbird, Apple devices and Outlook send
         it, is read and checked by one regular expression instead of query_value and
-        parse_address (half the cost of a whole answer under load). Anything else (another
+        parse_address (a large share of a whole answer under load). Anything else (another
         parameter first, escapes other than %40, quoted or non-ASCII addresses) gives None, and
         `address` then asks query_value and parse_address, which give the same address for
         every query this accepts.
