@@ -39,7 +39,19 @@ from ..model import (
     WebService,
 )
 from . import spec
-from .diagnostics import ConfigError, ConfigInvalid
+from .diagnostics import (
+    GIVEN_TWICE,
+    INVALID_VALUE,
+    MISSING,
+    NOT_HERE,
+    NOT_YAML,
+    TAKEN,
+    UNKNOWN_KEY,
+    UNREADABLE,
+    WRONG_TYPE,
+    ConfigInvalid,
+    Diagnostic,
+)
 from .spec import (
     DEFAULT_AUTHENTICATION,
     DEFAULT_PORTS,
@@ -75,19 +87,20 @@ class _Reader:
 
     file: str
     constructor: yaml.SafeLoader
-    errors: list[ConfigError] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)
     lines: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    def error(self, node: yaml.Node | None, path: str, message: str) -> _Invalid:
+    def error(self, node: yaml.Node | None, path: str, code: str, message: str) -> _Invalid:
         line = node.start_mark.line + 1 if node is not None else None
-        self.errors.append(ConfigError(self.file, line, path, message))
+        self.errors.append(Diagnostic(self.file, line, path, code, message))
         return INVALID
 
     def mapping(
         self, node: yaml.Node, path: str, allowed: tuple[str, ...]
     ) -> dict[str, yaml.Node] | None:
         if not isinstance(node, yaml.MappingNode):
-            self.error(node, path, f"must be a mapping (key: value), not {_describe(node)}")
+            message = f"must be a mapping (key: value), not {_describe(node)}"
+            self.error(node, path, WRONG_TYPE, message)
             return None
         entries: dict[str, yaml.Node] = {}
         key_nodes: dict[str, yaml.Node] = {}
@@ -95,12 +108,13 @@ class _Reader:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             where = f"{path}.{key}" if path else str(key)
             if not isinstance(key, str):
-                self.error(key_node, path, "keys must be plain names")
+                self.error(key_node, path, UNKNOWN_KEY, "keys must be plain names")
             elif key in entries:
                 first_line = key_nodes[key].start_mark.line + 1
-                self.error(key_node, where, f"is given twice (first on line {first_line})")
+                message = f"is given twice (first on line {first_line})"
+                self.error(key_node, where, GIVEN_TWICE, message)
             elif key not in allowed:
-                self.error(key_node, where, _unknown_key_message(key, allowed))
+                self.error(key_node, where, UNKNOWN_KEY, _unknown_key_message(key, allowed))
             else:
                 entries[key] = value_node
                 key_nodes[key] = key_node
@@ -109,7 +123,7 @@ class _Reader:
 
     def sequence(self, node: yaml.Node, path: str) -> list[yaml.Node] | None:
         if not isinstance(node, yaml.SequenceNode):
-            self.error(node, path, f"must be a list, not {_describe(node)}")
+            self.error(node, path, WRONG_TYPE, f"must be a list, not {_describe(node)}")
             return None
         for index, item in enumerate(node.value):
             self.lines[(self.file, f"{path}[{index}]")] = item.start_mark.line + 1
@@ -117,26 +131,31 @@ class _Reader:
 
     def scalar(self, node: yaml.Node, path: str, expected: type | tuple[type, ...]) -> Any:
         if not isinstance(node, yaml.ScalarNode):
-            return self.error(node, path, f"must be {_type_name(expected)}, not {_describe(node)}")
+            return self.wrong_type(node, path, expected)
         try:
             value = self.constructor.construct_object(node)
         except (yaml.YAMLError, ValueError, TypeError) as exc:
             problem = getattr(exc, "problem", None) or str(exc)
-            return self.error(node, path, f"cannot be read: {problem}")
-        if isinstance(value, bool) and bool not in _as_tuple(expected):
-            return self.error(node, path, f"must be {_type_name(expected)}, not {_describe(node)}")
-        if not isinstance(value, expected):
-            return self.error(node, path, f"must be {_type_name(expected)}, not {_describe(node)}")
+            return self.error(node, path, NOT_YAML, f"cannot be read: {problem}")
+        if (isinstance(value, bool) and bool not in _as_tuple(expected)) or not isinstance(
+            value, expected
+        ):
+            return self.wrong_type(node, path, expected)
         return value
+
+    def wrong_type(self, node: yaml.Node, path: str, expected: type | tuple[type, ...]) -> _Invalid:
+        message = f"must be {_type_name(expected)}, not {_describe(node)}"
+        return self.error(node, path, WRONG_TYPE, message)
 
     def text(self, node: yaml.Node, path: str) -> str | _Invalid:
         value = self.scalar(node, path, str)
         if isinstance(value, _Invalid):
             return value
         if not value.strip():
-            return self.error(node, path, "must not be empty")
+            return self.error(node, path, MISSING, "must not be empty")
         if any(unicodedata.category(c) in ("Cc", "Cs", "Co") or c in "\ufffe\uffff" for c in value):
-            return self.error(node, path, "must not contain control or private-use characters")
+            message = "must not contain control or private-use characters"
+            return self.error(node, path, INVALID_VALUE, message)
         return value
 
 
@@ -264,7 +283,8 @@ class _ProviderReader:
             if provider.id in self.seen.ids:
                 other_file, other_path = self.seen.ids[provider.id]
                 where = other_path if other_file == self.r.file else f"{other_file}: {other_path}"
-                self.r.error(item, f"{path}.id", f"{provider.id!r} is already the id of {where}")
+                message = f"{provider.id!r} is already the id of {where}"
+                self.r.error(item, f"{path}.id", TAKEN, message)
                 continue
             self.seen.ids[provider.id] = (self.r.file, path)
             result.append((provider, path, item.start_mark.line + 1))
@@ -278,7 +298,7 @@ class _ProviderReader:
 
         def required(key: str) -> yaml.Node | None:
             if key not in fields:
-                self.r.error(node, f"{path}.{key}", "is missing")
+                self.r.error(node, f"{path}.{key}", MISSING, "is missing")
                 return None
             return fields[key]
 
@@ -295,7 +315,8 @@ class _ProviderReader:
         either_invalid = isinstance(incoming, _Invalid) or isinstance(outgoing, _Invalid)
         if bool(incoming) != bool(outgoing) and not either_invalid:
             missing = "outgoing" if incoming else "incoming"
-            self.r.error(node, f"{path}.{missing}", "is needed too: clients need both directions")
+            message = "is needed too: clients need both directions"
+            self.r.error(node, f"{path}.{missing}", MISSING, message)
         documentation = self.documentation(fields.get("documentation"), f"{path}.documentation")
         webmail = self.optional_url(fields.get("webMail"), f"{path}.webMail", https_only=False)
         oauth2 = self.oauth2(fields.get("oAuth2"), f"{path}.oAuth2")
@@ -329,9 +350,8 @@ class _ProviderReader:
         if isinstance(value, _Invalid):
             return value
         if not is_host_name(value):
-            return self.r.error(
-                node, path, f"{value!r} must look like a host name (Thunderbird requires it)"
-            )
+            message = f"{value!r} must look like a host name (Thunderbird requires it)"
+            return self.r.error(node, path, INVALID_VALUE, message)
         return value.lower()
 
     def name(self, node: yaml.Node | None, path: str, limit: int) -> str | _Invalid:
@@ -339,7 +359,8 @@ class _ProviderReader:
             return INVALID
         value = self.r.text(node, path)
         if isinstance(value, str) and len(value) > limit:
-            return self.r.error(node, path, f"is {len(value)} characters; at most {limit} fit")
+            message = f"is {len(value)} characters; at most {limit} fit"
+            return self.r.error(node, path, INVALID_VALUE, message)
         return value
 
     def short_name(
@@ -351,6 +372,7 @@ class _ProviderReader:
             return self.r.error(
                 node,
                 f"{path}.displayShortName",
+                MISSING,
                 f"is needed: displayName is over {MAX_SHORT_NAME} characters",
             )
         return display
@@ -366,7 +388,7 @@ class _ProviderReader:
                 return INVALID
             if not items and "domainsFile" not in fields:
                 message = "is empty: list at least one domain"
-                return self.r.error(fields["domains"], f"{path}.domains", message)
+                return self.r.error(fields["domains"], f"{path}.domains", MISSING, message)
             for index, item in enumerate(items):
                 item_path = f"{path}.domains[{index}]"
                 domain = self.domain(item, item_path)
@@ -374,7 +396,7 @@ class _ProviderReader:
                     result.append(domain)
         elif "domainsFile" not in fields:
             message = "is missing: list the mail domains this provider serves"
-            return self.r.error(node, f"{path}.domains", message)
+            return self.r.error(node, f"{path}.domains", MISSING, message)
         if "domainsFile" in fields:
             from_file = self.domains_file(fields["domainsFile"], f"{path}.domainsFile")
             if isinstance(from_file, _Invalid):
@@ -389,9 +411,8 @@ class _ProviderReader:
         if key in self.seen.domains:
             other_file, other_path, other_line = self.seen.domains[key]
             where = self.seen.where(file, other_file, other_path, other_line)
-            self.r.errors.append(
-                ConfigError(file, line, path, f"{key} is already listed at {where}")
-            )
+            message = f"{key} is already listed at {where}"
+            self.r.errors.append(Diagnostic(file, line, path, TAKEN, message))
             return False
         self.seen.domains[key] = (file, path, line)
         return True
@@ -407,7 +428,7 @@ class _ProviderReader:
             text = self.read(file)
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
-            return self.r.error(node, path, f"{str(file)!r} cannot be read: {reason}")
+            return self.r.error(node, path, UNREADABLE, f"{str(file)!r} cannot be read: {reason}")
         domains = []
         failed = False
         for number, raw in enumerate(text.splitlines(), start=1):
@@ -416,7 +437,7 @@ class _ProviderReader:
                 continue
             parsed = _domain_name(entry)
             if isinstance(parsed, str):
-                self.r.errors.append(ConfigError(str(file), number, path, parsed))
+                self.r.errors.append(Diagnostic(str(file), number, path, INVALID_VALUE, parsed))
                 failed = True
                 continue
             domain = Domain(name=parsed[0], wildcard=parsed[1], listed=False)
@@ -425,7 +446,7 @@ class _ProviderReader:
             else:
                 failed = True
         if not domains and not failed:
-            return self.r.error(node, path, f"{str(file)!r} lists no domain")
+            return self.r.error(node, path, UNREADABLE, f"{str(file)!r} lists no domain")
         return INVALID if failed else domains
 
     def domain(self, node: yaml.Node, path: str) -> Domain | None:
@@ -436,7 +457,7 @@ class _ProviderReader:
             if fields is None:
                 return None
             if "name" not in fields:
-                self.r.error(node, f"{path}.name", "is missing")
+                self.r.error(node, f"{path}.name", MISSING, "is missing")
                 return None
             name_node = fields["name"]
             path_of_name = f"{path}.name"
@@ -444,7 +465,8 @@ class _ProviderReader:
             if isinstance(found, _Invalid):
                 return None
             if found is None:
-                self.r.error(node, path, "a domain written as a mapping needs a redirect")
+                message = "a domain written as a mapping needs a redirect"
+                self.r.error(node, path, MISSING, message)
                 return None
             redirect = found
         else:
@@ -454,7 +476,7 @@ class _ProviderReader:
             return None
         parsed = _domain_name(text)
         if isinstance(parsed, str):
-            self.r.error(name_node, path_of_name, parsed)
+            self.r.error(name_node, path_of_name, INVALID_VALUE, parsed)
             return None
         return Domain(name=parsed[0], wildcard=parsed[1], redirect=redirect)
 
@@ -462,7 +484,7 @@ class _ProviderReader:
         url_node, addr_node = fields.get("redirectUrl"), fields.get("redirectAddr")
         if url_node is not None and addr_node is not None:
             message = "cannot be combined with redirectUrl"
-            return self.r.error(addr_node, f"{path}.redirectAddr", message)
+            return self.r.error(addr_node, f"{path}.redirectAddr", NOT_HERE, message)
         if url_node is not None:
             url = self.optional_url(url_node, f"{path}.redirectUrl", https_only=True)
             return Redirect(url=url) if isinstance(url, str) else INVALID
@@ -483,7 +505,7 @@ class _ProviderReader:
             elif not is_host_name(domain.replace("%EMAILDOMAIN%", "example.org")):
                 problems.append(f"{value!r} has no valid domain")
         if problems:
-            return self.r.error(node, path, "; ".join(problems))
+            return self.r.error(node, path, INVALID_VALUE, "; ".join(problems))
         return value
 
     def servers(
@@ -497,13 +519,15 @@ class _ProviderReader:
         path = f"{path}.{direction}"
         if direction not in fields:
             if required:
-                return self.r.error(node, path, f"is missing: list the {direction} servers")
+                message = f"is missing: list the {direction} servers"
+                return self.r.error(node, path, MISSING, message)
             return ()
         items = self.r.sequence(fields[direction], path)
         if items is None:
             return INVALID
         if not items and required:
-            return self.r.error(fields[direction], path, "is empty: list at least one server")
+            message = "is empty: list at least one server"
+            return self.r.error(fields[direction], path, MISSING, message)
         servers = [self.server(item, f"{path}[{i}]", direction) for i, item in enumerate(items)]
         if any(server is None for server in servers):
             return INVALID
@@ -534,18 +558,18 @@ class _ProviderReader:
         if "type" not in fields:
             if direction == "outgoing":
                 return "smtp"
-            return self.r.error(node, f"{path}.type", f"is missing ({', '.join(choices)})")
+            message = f"is missing ({', '.join(choices)})"
+            return self.r.error(node, f"{path}.type", MISSING, message)
         value = self.r.text(fields["type"], f"{path}.type")
         if isinstance(value, str) and value not in choices:
             what = "an incoming server type" if direction == "incoming" else "an outgoing type"
-            return self.r.error(
-                fields["type"], f"{path}.type", _choice_message(value, choices, what)
-            )
+            message = _choice_message(value, choices, what)
+            return self.r.error(fields["type"], f"{path}.type", INVALID_VALUE, message)
         return value
 
     def hostname(self, fields: dict[str, yaml.Node], node: yaml.Node, path: str) -> str | _Invalid:
         if "hostname" not in fields:
-            return self.r.error(node, f"{path}.hostname", "is missing")
+            return self.r.error(node, f"{path}.hostname", MISSING, "is missing")
         value = self.r.text(fields["hostname"], f"{path}.hostname")
         if isinstance(value, _Invalid):
             return value
@@ -556,7 +580,8 @@ class _ProviderReader:
         if not problems and not is_host_name(sample):
             problems.append(f"{value!r} is not a valid host name")
         if problems:
-            return self.r.error(fields["hostname"], f"{path}.hostname", "; ".join(problems))
+            message = "; ".join(problems)
+            return self.r.error(fields["hostname"], f"{path}.hostname", INVALID_VALUE, message)
         return (
             value.lower()
             .replace("%emaillocalpart%", "%EMAILLOCALPART%")
@@ -568,13 +593,14 @@ class _ProviderReader:
     ) -> SocketType | _Invalid:
         choices = [kind.value for kind in SocketType]
         if "socketType" not in fields:
-            return self.r.error(node, f"{path}.socketType", f"is missing ({', '.join(choices)})")
+            message = f"is missing ({', '.join(choices)})"
+            return self.r.error(node, f"{path}.socketType", MISSING, message)
         value = self.r.text(fields["socketType"], f"{path}.socketType")
         if isinstance(value, _Invalid):
             return value
         if value not in choices:
             message = _choice_message(value, choices, "a socket type")
-            return self.r.error(fields["socketType"], f"{path}.socketType", message)
+            return self.r.error(fields["socketType"], f"{path}.socketType", INVALID_VALUE, message)
         return SocketType(value)
 
     def port(
@@ -590,7 +616,7 @@ class _ProviderReader:
             return INVALID
         value = self.r.scalar(node, path, int)
         if isinstance(value, int) and not 1 <= value <= 65535:
-            return self.r.error(node, path, f"{value} is not a port (1-65535)")
+            return self.r.error(node, path, INVALID_VALUE, f"{value} is not a port (1-65535)")
         return value
 
     def authentication(
@@ -602,7 +628,7 @@ class _ProviderReader:
         if isinstance(node, yaml.SequenceNode):
             items = [(item, f"{path}[{index}]") for index, item in enumerate(node.value)]
             if not items:
-                return self.r.error(node, path, "is empty: list at least one method")
+                return self.r.error(node, path, MISSING, "is empty: list at least one method")
         else:
             items = [(node, path)]
         choices = [method.value for method in Authentication]
@@ -614,13 +640,14 @@ class _ProviderReader:
                 failed = True
             elif value not in choices:
                 message = _choice_message(value, choices, "an authentication method")
-                self.r.error(item, item_path, message)
+                self.r.error(item, item_path, INVALID_VALUE, message)
                 failed = True
             elif Authentication(value) in methods:
-                self.r.error(item, item_path, f"{value} is listed twice")
+                self.r.error(item, item_path, GIVEN_TWICE, f"{value} is listed twice")
                 failed = True
             elif direction == "incoming" and Authentication(value) in NO_AUTH_METHODS:
-                self.r.error(item, item_path, f"{value} is only possible for outgoing servers")
+                message = f"{value} is only possible for outgoing servers"
+                self.r.error(item, item_path, NOT_HERE, message)
                 failed = True
             else:
                 methods.append(Authentication(value))
@@ -636,7 +663,7 @@ class _ProviderReader:
             return value
         problems = placeholder_errors(value, PLACEHOLDERS)
         if problems:
-            return self.r.error(node, path, "; ".join(problems))
+            return self.r.error(node, path, INVALID_VALUE, "; ".join(problems))
         return value
 
     def documentation(self, node: yaml.Node | None, path: str) -> tuple[Documentation, ...]:
@@ -650,7 +677,7 @@ class _ProviderReader:
             if fields is None:
                 continue
             if "url" not in fields:
-                self.r.error(item, f"{item_path}.url", "is missing")
+                self.r.error(item, f"{item_path}.url", MISSING, "is missing")
                 continue
             url = self.optional_url(fields["url"], f"{item_path}.url", https_only=False)
             descriptions = tuple(self.descriptions(fields.get("descr"), f"{item_path}.descr"))
@@ -668,7 +695,7 @@ class _ProviderReader:
             return
         if not isinstance(node, yaml.MappingNode):
             message = "must be a title, or map language codes to titles (en: Mail set-up)"
-            self.r.error(node, path, message)
+            self.r.error(node, path, WRONG_TYPE, message)
             return
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -677,11 +704,12 @@ class _ProviderReader:
                 continue
             if language in seen:
                 message = f"is given twice (first on line {seen[language]})"
-                self.r.error(key_node, f"{path}.{language}", message)
+                self.r.error(key_node, f"{path}.{language}", GIVEN_TWICE, message)
                 continue
             seen[language] = key_node.start_mark.line + 1
             if not _LANGUAGE.match(language):
-                self.r.error(key_node, f"{path}.{language}", "is not a language code (en, fr...)")
+                message = "is not a language code (en, fr...)"
+                self.r.error(key_node, f"{path}.{language}", INVALID_VALUE, message)
                 continue
             text = self.r.text(value_node, f"{path}.{language}")
             if isinstance(text, str):
@@ -694,7 +722,7 @@ class _ProviderReader:
             if fields is None:
                 return INVALID
             if "url" not in fields:
-                return self.r.error(node, f"{path}.url", "is missing")
+                return self.r.error(node, f"{path}.url", MISSING, "is missing")
             url = self.optional_url(fields["url"], f"{path}.url", https_only=True)
             username = self.username(fields.get("username"), f"{path}.username")
         else:
@@ -715,7 +743,7 @@ class _ProviderReader:
             key_path = f"{path}.{key.name}"
             if key.name not in fields:
                 values[key.name] = (
-                    self.r.error(node, key_path, "is missing") if key.required else None
+                    self.r.error(node, key_path, MISSING, "is missing") if key.required else None
                 )
             elif key.name.endswith("URL"):
                 values[key.name] = self.optional_url(fields[key.name], key_path, https_only=True)
@@ -740,16 +768,17 @@ class _ProviderReader:
         if isinstance(value, _Invalid):
             return value
         problem = _check_url(value, https_only=https_only)
-        return self.r.error(node, path, problem) if problem else value
+        return self.r.error(node, path, INVALID_VALUE, problem) if problem else value
 
 
-def _reader_error(file: str, text: str, exc: yaml.reader.ReaderError) -> ConfigError:
+def _reader_error(file: str, text: str, exc: yaml.reader.ReaderError) -> Diagnostic:
     """A character YAML does not allow (a raw control character, say), at its line."""
     line = text.count("\n", 0, exc.position) + 1
-    return ConfigError(file, line, "", f"not valid YAML: character {exc.character!r} not allowed")
+    message = f"not valid YAML: character {exc.character!r} not allowed"
+    return Diagnostic(file, line, "", NOT_YAML, message)
 
 
-def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigError:
+def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
     """A syntax error at the line an admin should look at.
 
     When the parser only notices the problem at the end of the file (an unclosed quote or
@@ -762,7 +791,7 @@ def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigErro
     last_line = text.rstrip().count("\n") + 1
     line = min(mark.line + 1, last_line) if mark is not None else None
     problem = " ".join(part for part in (exc.context, exc.problem) if part)
-    return ConfigError(file, line, "", f"not valid YAML: {problem}")
+    return Diagnostic(file, line, "", NOT_YAML, f"not valid YAML: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -814,7 +843,8 @@ def _compose(file: str, text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
         raise ConfigInvalid([_syntax_error(file, text, exc)]) from exc
     except yaml.YAMLError as exc:
         loader.dispose()
-        raise ConfigInvalid([ConfigError(file, None, "", f"not valid YAML: {exc}")]) from exc
+        error = Diagnostic(file, None, "", NOT_YAML, f"not valid YAML: {exc}")
+        raise ConfigInvalid([error]) from exc
 
 
 class _ConfigLoader:
@@ -822,7 +852,7 @@ class _ConfigLoader:
 
     def __init__(self, read: Callable[[Path], str]) -> None:
         self.read = read
-        self.errors: list[ConfigError] = []
+        self.errors: list[Diagnostic] = []
         self.lines: dict[tuple[str, str], int] = {}
         self.seen = _Seen()
         self.files: list[Path] = []
@@ -837,11 +867,11 @@ class _ConfigLoader:
         try:
             text = self.read(path)
         except UnicodeDecodeError as exc:
-            self.errors.append(ConfigError(file, None, "", f"is not UTF-8 text: {exc}"))
+            self.errors.append(Diagnostic(file, None, "", UNREADABLE, f"is not UTF-8 text: {exc}"))
             return
         except OSError as exc:
             reason = exc.strerror or str(exc)
-            self.errors.append(ConfigError(file, None, "", f"cannot be read: {reason}"))
+            self.errors.append(Diagnostic(file, None, "", UNREADABLE, f"cannot be read: {reason}"))
             return
         try:
             loader, root = _compose(file, text)
@@ -850,7 +880,7 @@ class _ConfigLoader:
             return
         try:
             if root is None:
-                self.errors.append(ConfigError(file, 1, "", "the file is empty"))
+                self.errors.append(Diagnostic(file, 1, "", UNREADABLE, "the file is empty"))
                 return
             self.including.append(path.resolve())
             reader = _Reader(file, loader, self.errors, self.lines)
@@ -864,13 +894,14 @@ class _ConfigLoader:
         if top is None:
             return
         if main and "providers" not in top and "include" not in top:
-            reader.error(root, "providers", "is missing: the file must list its providers")
+            message = "is missing: the file must list its providers"
+            reader.error(root, "providers", MISSING, message)
             return
         if "providers" in top:
             node = top["providers"]
             empty = isinstance(node, yaml.SequenceNode) and not node.value
             if main and empty and "include" not in top:
-                reader.error(node, "providers", "is empty: list at least one provider")
+                reader.error(node, "providers", MISSING, "is empty: list at least one provider")
             providers = _ProviderReader(reader, self.seen, path.parent, self.read)
             for provider, provider_path, line in providers.providers(node):
                 self.providers.append(provider)
@@ -879,7 +910,7 @@ class _ConfigLoader:
         if "defaultProvider" in top:
             node = top["defaultProvider"]
             if not main:
-                reader.error(node, "defaultProvider", "is only allowed in the main file")
+                reader.error(node, "defaultProvider", NOT_HERE, "is only allowed in the main file")
             else:
                 value = reader.text(node, "defaultProvider")
                 if isinstance(value, str):
@@ -910,7 +941,8 @@ class _ConfigLoader:
                 matches = [target]
             for match in matches:
                 if match.resolve() in self.including:
-                    reader.error(item, item_path, f"{str(match)!r} includes itself (a loop)")
+                    message = f"{str(match)!r} includes itself (a loop)"
+                    reader.error(item, item_path, NOT_HERE, message)
                 elif match.resolve() in {f.resolve() for f in found}:
                     continue
                 else:
@@ -919,13 +951,16 @@ class _ConfigLoader:
 
     def result(self, main: Path) -> Config:
         if not self.errors and not self.providers:
-            self.errors.append(ConfigError(str(main), 1, "providers", "no provider is defined"))
+            error = Diagnostic(str(main), 1, "providers", MISSING, "no provider is defined")
+            self.errors.append(error)
         default = None
         if self.default is not None:
             default, file, line = self.default
             if default not in self.seen.ids:
                 message = f"{default!r} is not the id of any provider"
-                self.errors.append(ConfigError(file, line, "defaultProvider", message))
+                self.errors.append(
+                    Diagnostic(file, line, "defaultProvider", INVALID_VALUE, message)
+                )
         if self.errors:
             raise ConfigInvalid(self.errors, files=tuple(self.files))
         return Config(
