@@ -28,13 +28,9 @@ from ..address import (
     placeholder_errors,
 )
 from ..config.diagnostics import ConfigInvalid
-from ..config.loader import (
-    MAX_DISPLAY_NAME,
-    MAX_SHORT_NAME,
-    is_host_name,
-    parse_providers,
-    url_problem,
-)
+from ..config.loader import parse_providers
+from ..config.rules import is_host_name, url_problem
+from ..config.spec import MAX_DISPLAY_NAME, MAX_SHORT_NAME
 from ..formats.hardened_xml import hardened_parser
 from ..formats.thunderbird import render_ispdb
 from ..model import NO_AUTH_METHODS, Authentication, IncomingType, Provider, SocketType
