@@ -1088,3 +1088,12 @@ def test_non_utf8_file(tmp_path):
     (error,) = info.value.errors
     assert error.file == str(path)
     assert "UTF-8" in str(error)
+
+
+def test_the_package_exports_the_loader_s_public_names():
+    import autoconfig.config as package
+    from autoconfig.config import loader
+
+    for name in ("Config", "Origin", "load_config", "load_providers", "parse_providers"):
+        assert getattr(package, name) is getattr(loader, name)
+    assert set(package.__all__) >= {"Config", "ConfigInvalid", "Diagnostic", "lint", "load_config"}
