@@ -11,7 +11,6 @@ ISPDB files come from anywhere, so they are parsed like Autodiscover requests: n
 DTD loading, no network, and a document that declares a DTD is refused outright.
 """
 
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,25 +19,25 @@ from typing import Any
 import yaml
 from lxml import etree
 
-from ..address import (
-    HOST_PLACEHOLDERS,
-    PLACEHOLDERS,
-    AddressError,
-    normalize_domain,
-    placeholder_errors,
-)
+from ..address import HOST_PLACEHOLDERS, AddressError, normalize_domain, placeholder_errors
 from ..config.diagnostics import ConfigInvalid
 from ..config.loader import parse_providers
-from ..config.rules import is_host_name, url_problem
-from ..config.spec import MAX_DISPLAY_NAME, MAX_SHORT_NAME
+from ..config.rules import (
+    has_forbidden_characters,
+    is_host_name,
+    is_host_template,
+    is_language_code,
+    is_port,
+    login_error,
+    url_problem,
+)
+from ..config.spec import DEFAULT_USERNAME, MAX_DISPLAY_NAME, MAX_SHORT_NAME, OAUTH2
 from ..formats.hardened_xml import hardened_parser
 from ..formats.thunderbird import render_ispdb
 from ..model import NO_AUTH_METHODS, Authentication, IncomingType, Provider, SocketType
 
 MAX_FILE_BYTES = 1024 * 1024
 """The largest ISPDB file is a few kilobytes; anything this big is not one."""
-
-DEFAULT_USERNAME = "%EMAILADDRESS%"
 
 _ALIASES = {
     "plain": Authentication.PASSWORD_CLEARTEXT,
@@ -49,8 +48,6 @@ _ALIASES = {
 _METHODS = {method.value: method for method in Authentication}
 _SOCKET_TYPES = {kind.value: kind for kind in SocketType}
 _INCOMING_TYPES = tuple(kind.value for kind in IncomingType)
-_HOST_SAMPLES = {"%EMAILLOCALPART%": "user", "%EMAILDOMAIN%": "example.org"}
-_OAUTH2_KEYS = ("issuer", "scope", "authURL", "tokenURL", "clientID")
 
 _WHY_NOT = {
     "pop3": "providers.yaml has no POP3 options (leaveMessagesOnServer, downloadOnBiff...)",
@@ -151,22 +148,6 @@ def _clean(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def _has_forbidden(text: str) -> bool:
-    return any(unicodedata.category(c) in ("Cc", "Cs", "Co") or c in "\ufffe\uffff" for c in text)
-
-
-def _is_language(code: str) -> bool:
-    """The language codes providers.yaml accepts as `descr` keys (en, fr, pt-BR...)."""
-    primary, *rest = code.split("-")
-    return (
-        code.isascii()
-        and 2 <= len(primary) <= 3
-        and primary.isalpha()
-        and primary.islower()
-        and all(1 <= len(part) <= 8 and part.isalnum() for part in rest)
-    )
-
-
 class _FileReader:
     """Reads one ISPDB document; records which elements were carried over, notes the rest."""
 
@@ -188,7 +169,7 @@ class _FileReader:
         if not value:
             self.note(element.sourceline, f"{what} is empty: not imported")
             return None
-        if _has_forbidden(value):
+        if has_forbidden_characters(value):
             self.note(
                 element.sourceline,
                 f"{what} contains control or private-use characters: not imported",
@@ -359,10 +340,7 @@ class _FileReader:
         if hostname is None:
             return skip(hostname_element.sourceline, "its <hostname> is unusable")
         problems = placeholder_errors(hostname, HOST_PLACEHOLDERS)
-        sample = hostname
-        for placeholder, value in _HOST_SAMPLES.items():
-            sample = sample.replace(placeholder, value)
-        if problems or not is_host_name(sample):
+        if problems or not is_host_template(hostname):
             why = "; ".join(problems) or f"{hostname!r} is not a host name"
             return skip(hostname_element.sourceline, why)
         result["hostname"] = hostname
@@ -370,7 +348,7 @@ class _FileReader:
         port_element = self.first(element, "port")
         if port_element is not None:
             text = _clean(port_element.text)
-            if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
+            if not (text.isascii() and text.isdigit() and is_port(int(text))):
                 return skip(port_element.sourceline, f"<port> {text!r} is not a port (1-65535)")
             result["port"] = int(text)
 
@@ -415,9 +393,9 @@ class _FileReader:
             username = self.text(username_element, "<username>")
             if username is None:
                 return skip(username_element.sourceline, "its <username> is unusable")
-            problems = placeholder_errors(username, PLACEHOLDERS)
-            if problems:
-                return skip(username_element.sourceline, "; ".join(problems))
+            problem = login_error(username)
+            if problem is not None:
+                return skip(username_element.sourceline, problem)
             result["username"] = username
         return result
 
@@ -486,7 +464,7 @@ class _FileReader:
             language = element.get("lang")
             if language is None:
                 without.append((element.sourceline, text))
-            elif not _is_language(language):
+            elif not is_language_code(language):
                 self.note(
                     element.sourceline,
                     f'<descr lang="{language}"> not imported: not a language code (en, pt-BR...)',
@@ -539,19 +517,19 @@ class _FileReader:
             return None
         values: dict[str, str] = {}
         problems: list[str] = []
-        for key in _OAUTH2_KEYS:
-            element = self.first(block, key)
+        for key in OAUTH2.keys:
+            element = self.first(block, key.name)
             if element is None:
-                if key != "clientID":
-                    problems.append(f"<{key}> is missing")
+                if key.required:
+                    problems.append(f"<{key.name}> is missing")
                 continue
             value = _clean(element.text)
-            if not value or _has_forbidden(value):
-                problems.append(f"<{key}> is empty or holds control characters")
-            elif key.endswith("URL") and (why := url_problem(value, https_only=True)):
-                problems.append(f"<{key}> {why}")
+            if not value or has_forbidden_characters(value):
+                problems.append(f"<{key.name}> is empty or holds control characters")
+            elif key.name.endswith("URL") and (why := url_problem(value, https_only=True)):
+                problems.append(f"<{key.name}> {why}")
             else:
-                values[key] = value
+                values[key.name] = value
         if problems:
             self.note(block.sourceline, f"<oAuth2> not imported: {'; '.join(problems)}")
             self.used.update(block.iter())
