@@ -2,8 +2,6 @@
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,33 +14,8 @@ from autoconfig.config.loader import load_config
 from autoconfig.reload import ConfigState, Reloader
 
 from .conftest import BUNDLED, ROOT
-
-GOOD = """\
-providers:
-  - id: a.example
-    displayName: Provider A
-    domains:
-      - a.example
-    incoming:
-      - type: imap
-        hostname: imap.a.example
-        port: 993
-        socketType: SSL
-    outgoing:
-      - hostname: smtp.a.example
-        port: 465
-        socketType: SSL
-"""
-
-
-def swap(old: str, new: str, doc: str = GOOD) -> str:
-    assert doc.count(old) == 1, old
-    return doc.replace(old, new)
-
-
-def with_server_line(line: str) -> str:
-    return swap("        port: 993\n", f"        port: 993\n        {line}\n")
-
+from .test_lint import run_check
+from .test_loader import GOOD, swap, with_incoming
 
 # (code, files written into an empty folder where p.yaml is loaded, the start of a line it gives)
 CASES: list[tuple[str, dict[str, str | bytes], str]] = [
@@ -62,35 +35,37 @@ CASES: list[tuple[str, dict[str, str | bytes], str]] = [
     (
         "AC001",
         {
-            "p.yaml": swap("    domains:\n      - a.example\n", "    domainsFile: list.txt\n"),
+            "p.yaml": swap(
+                GOOD, "    domains:\n      - a.example\n", "    domainsFile: list.txt\n"
+            ),
             "list.txt": "# none yet\n",
         },
         "p.yaml:4: providers[0].domainsFile: 'list.txt' lists no domain",
     ),
     (
         "AC001",
-        {"p.yaml": swap("    domains:\n      - a.example\n", "    domainsFile: gone.txt\n")},
+        {"p.yaml": swap(GOOD, "    domains:\n      - a.example\n", "    domainsFile: gone.txt\n")},
         "p.yaml:4: providers[0].domainsFile: 'gone.txt' cannot be read: No such file or directory",
     ),
     (
         "AC002",
-        {"p.yaml": swap("hostname: imap.a.example", "hostname: imap: a.example")},
+        {"p.yaml": swap(GOOD, "hostname: imap.a.example", "hostname: imap: a.example")},
         "p.yaml:8: not valid YAML: mapping values are not allowed in this context",
     ),
     (
         "AC002",
-        {"p.yaml": swap("displayName: Provider A", "displayName: Provider\x07A")},
+        {"p.yaml": swap(GOOD, "displayName: Provider A", "displayName: Provider\x07A")},
         "p.yaml:3: not valid YAML: character ",
     ),
     (
         "AC002",
-        {"p.yaml": swap("port: 993", "port: !port 993")},
+        {"p.yaml": swap(GOOD, "port: 993", "port: !port 993")},
         "p.yaml:9: providers[0].incoming[0].port: cannot be read: could not determine a "
         "constructor for the tag '!port'",
     ),
     (
         "AC003",
-        {"p.yaml": swap("hostname: imap.a.example", "hostnme: imap.a.example")},
+        {"p.yaml": swap(GOOD, "hostname: imap.a.example", "hostnme: imap.a.example")},
         "p.yaml:8: providers[0].incoming[0].hostnme: unknown key (did you mean 'hostname'?); "
         "allowed here: type, hostname, port, socketType, authentication, username",
     ),
@@ -99,14 +74,14 @@ CASES: list[tuple[str, dict[str, str | bytes], str]] = [
         "AC004",
         {
             "p.yaml": swap(
-                "    displayName: Provider A\n", "    displayName: A\n    displayName: B\n"
+                GOOD, "    displayName: Provider A\n", "    displayName: A\n    displayName: B\n"
             )
         },
         "p.yaml:4: providers[0].displayName: is given twice (first on line 3)",
     ),
     (
         "AC004",
-        {"p.yaml": with_server_line("authentication: [NTLM, NTLM]")},
+        {"p.yaml": with_incoming("authentication: [NTLM, NTLM]")},
         "p.yaml:10: providers[0].incoming[0].authentication[1]: NTLM is listed twice",
     ),
     (
@@ -120,7 +95,7 @@ CASES: list[tuple[str, dict[str, str | bytes], str]] = [
     ),
     (
         "AC005",
-        {"p.yaml": swap("    displayName: Provider A\n", "")},
+        {"p.yaml": swap(GOOD, "    displayName: Provider A\n", "")},
         "p.yaml:2: providers[0].displayName: is missing",
     ),
     (
@@ -130,7 +105,7 @@ CASES: list[tuple[str, dict[str, str | bytes], str]] = [
     ),
     (
         "AC005",
-        {"p.yaml": swap("displayName: Provider A", 'displayName: "  "')},
+        {"p.yaml": swap(GOOD, "displayName: Provider A", 'displayName: "  "')},
         "p.yaml:3: providers[0].displayName: must not be empty",
     ),
     (
@@ -145,7 +120,7 @@ CASES: list[tuple[str, dict[str, str | bytes], str]] = [
     ),
     (
         "AC006",
-        {"p.yaml": swap("port: 993", 'port: "993"')},
+        {"p.yaml": swap(GOOD, "port: 993", 'port: "993"')},
         "p.yaml:9: providers[0].incoming[0].port: must be a whole number, not the text '993'",
     ),
     ("AC006", {"p.yaml": "- a\n"}, "p.yaml:1: must be a mapping (key: value), not a list"),
@@ -165,12 +140,12 @@ CASES: list[tuple[str, dict[str, str | bytes], str]] = [
     ),
     (
         "AC007",
-        {"p.yaml": swap("port: 993", "port: 70000")},
+        {"p.yaml": swap(GOOD, "port: 993", "port: 70000")},
         "p.yaml:9: providers[0].incoming[0].port: 70000 is not a port (1-65535)",
     ),
     (
         "AC007",
-        {"p.yaml": swap("displayName: Provider A", 'displayName: "Provider\\ue000A"')},
+        {"p.yaml": swap(GOOD, "displayName: Provider A", 'displayName: "Provider\\ue000A"')},
         "p.yaml:3: providers[0].displayName: must not contain control or private-use characters",
     ),
     (
@@ -181,7 +156,9 @@ CASES: list[tuple[str, dict[str, str | bytes], str]] = [
     (
         "AC007",
         {
-            "p.yaml": swap("    domains:\n      - a.example\n", "    domainsFile: list.txt\n"),
+            "p.yaml": swap(
+                GOOD, "    domains:\n      - a.example\n", "    domainsFile: list.txt\n"
+            ),
             "list.txt": "ok.example\nbad..example\n",
         },
         "list.txt:2: providers[0].domainsFile: 'bad..example': 'bad..example' is not a valid "
@@ -218,7 +195,7 @@ CASES: list[tuple[str, dict[str, str | bytes], str]] = [
     ),
     (
         "AC009",
-        {"p.yaml": with_server_line("authentication: none")},
+        {"p.yaml": with_incoming("authentication: none")},
         "p.yaml:10: providers[0].incoming[0].authentication: none is only possible for outgoing "
         "servers",
     ),
@@ -257,23 +234,29 @@ def test_each_error_code_comes_from_a_real_broken_file(
 
 
 WARNING_CASES: list[tuple[str, str]] = [
-    ("AC101", swap("port: 993\n        socketType: SSL", "port: 143\n        socketType: plain")),
+    (
+        "AC101",
+        swap(GOOD, "port: 993\n        socketType: SSL", "port: 143\n        socketType: plain"),
+    ),
     (
         "AC102",
-        swap("port: 993\n        socketType: SSL", "port: 993\n        socketType: STARTTLS"),
+        swap(GOOD, "port: 993\n        socketType: SSL", "port: 993\n        socketType: STARTTLS"),
     ),
-    ("AC103", swap("port: 465\n        socketType: SSL", "port: 25\n        socketType: STARTTLS")),
-    ("AC104", swap("type: imap", "type: pop3")),
-    ("AC105", with_server_line("authentication: OAuth2")),
+    (
+        "AC103",
+        swap(GOOD, "port: 465\n        socketType: SSL", "port: 25\n        socketType: STARTTLS"),
+    ),
+    ("AC104", swap(GOOD, "type: imap", "type: pop3")),
+    ("AC105", with_incoming("authentication: OAuth2")),
     (
         "AC106",
-        swap("      - a.example\n", "      - a.example\n      - b.example\n").replace(
+        swap(GOOD, "      - a.example\n", "      - a.example\n      - b.example\n").replace(
             "        port: 993\n", "        port: 993\n        username: '%EMAILLOCALPART%'\n"
         ),
     ),
     (
         "AC107",
-        swap("      - a.example\n", '      - "*.a.example"\n')
+        swap(GOOD, "      - a.example\n", '      - "*.a.example"\n')
         + GOOD.split("providers:\n", 1)[1]
         .replace("id: a.example", "id: b.example")
         .replace("- a.example", "- www.a.example"),
@@ -350,23 +333,13 @@ def test_text_forms_are_the_ones_admins_read():
     assert str(warning) == "p.yaml:7: providers[0].incoming: AC104 only POP3"
 
 
-def run_check(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "autoconfig", "check", "--format", "json", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_json_errors_and_warnings_have_the_same_keys_in_the_same_order(tmp_path):
     broken = tmp_path / "broken.yaml"
-    broken.write_text(swap("port: 993", "port: 70000"))
+    broken.write_text(swap(GOOD, "port: 993", "port: 70000"))
     warned = tmp_path / "warned.yaml"
-    warned.write_text(swap("type: imap", "type: pop3"))
-    errors = json.loads(run_check(str(broken)).stdout)["errors"]
-    warnings = json.loads(run_check(str(warned)).stdout)["warnings"]
+    warned.write_text(swap(GOOD, "type: imap", "type: pop3"))
+    errors = json.loads(run_check(str(broken), "--format", "json").stdout)["errors"]
+    warnings = json.loads(run_check(str(warned), "--format", "json").stdout)["warnings"]
     assert errors and warnings
     keys = ["file", "line", "path", "code", "message"]
     assert [list(entry) for entry in errors + warnings] == [keys] * len(errors + warnings)

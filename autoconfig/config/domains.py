@@ -142,13 +142,11 @@ class DomainReader:
         redirect = None
         name_node, path_of_name = node, path
         if isinstance(node, yaml.MappingNode):
-            fields = self.r.mapping(node, path, spec.DOMAIN_ENTRY.names)
-            if fields is None:
+            entry = self.r.keyed(node, path, spec.DOMAIN_ENTRY.names, "name")
+            if entry is None:
                 return None
-            name = self.r.required(fields, node, path, "name")
-            if name is None:
-                return None
-            name_node, path_of_name = name, f"{path}.name"
+            fields, name_node = entry
+            path_of_name = f"{path}.name"
             found = read_redirect(self.r, fields, path)
             if isinstance(found, Invalid):
                 return None

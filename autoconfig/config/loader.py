@@ -16,7 +16,7 @@ import yaml
 from ..model import Provider
 from . import spec
 from .diagnostics import INVALID_VALUE, MISSING, NOT_HERE, UNREADABLE, ConfigInvalid, Diagnostic
-from .domains import Claims
+from .domains import Claims, DomainReader
 from .providers import ProviderReader
 from .yaml_nodes import Invalid, Reader, compose
 
@@ -110,7 +110,8 @@ class _ConfigLoader:
             empty = isinstance(node, yaml.SequenceNode) and not node.value
             if main and empty and "include" not in top:
                 reader.error(node, "providers", MISSING, "is empty: list at least one provider")
-            providers = ProviderReader(reader, self.claims, path.parent, self.read, self.files)
+            domains = DomainReader(reader, self.claims, path.parent, self.read, self.files)
+            providers = ProviderReader(domains)
             for provider, provider_path, line in providers.providers(node):
                 self.providers.append(provider)
                 self.origins.append(Origin(reader.file, provider_path, line))

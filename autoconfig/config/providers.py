@@ -6,9 +6,8 @@ password-cleartext, %EMAILADDRESS%). Domains and redirects are domains.py's. A p
 error is left out, so the loader returns providers that are valid as a whole or none at all.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 
 import yaml
 
@@ -26,7 +25,7 @@ from ..model import (
 )
 from . import spec
 from .diagnostics import GIVEN_TWICE, INVALID_VALUE, MISSING, NOT_HERE, TAKEN, WRONG_TYPE
-from .domains import Claims, DomainReader, read_redirect
+from .domains import DomainReader, read_redirect
 from .rules import host_id_error, hostname_error, is_language_code, is_port, login_error, url_error
 from .spec import (
     DEFAULT_AUTHENTICATION,
@@ -35,23 +34,20 @@ from .spec import (
     MAX_DISPLAY_NAME,
     MAX_SHORT_NAME,
 )
-from .yaml_nodes import INVALID, Invalid, Reader
+from .yaml_nodes import INVALID, Invalid
 
 
 class ProviderReader:
-    """Reads the providers of one file; duplicates are checked against every file read."""
+    """Reads the providers of one file; duplicates are checked against every file read.
 
-    def __init__(
-        self,
-        reader: Reader,
-        claims: Claims,
-        base: Path,
-        read: Callable[[Path], str],
-        files: list[Path],
-    ) -> None:
-        self.r = reader
-        self.claims = claims
-        self.domain_reader = DomainReader(reader, claims, base, read, files)
+    It shares the domain reader's node reader and claims, so one file's errors, lines and claims
+    stay in one place.
+    """
+
+    def __init__(self, domain_reader: DomainReader) -> None:
+        self.r = domain_reader.r
+        self.claims = domain_reader.claims
+        self.domain_reader = domain_reader
 
     def providers(self, node: yaml.Node) -> list[tuple[Provider, str, int]]:
         """Each valid provider with its path and line; invalid ones only leave errors."""
@@ -283,12 +279,10 @@ class ProviderReader:
         result = []
         for index, item in enumerate(items or ()):
             item_path = f"{path}[{index}]"
-            fields = self.r.mapping(item, item_path, spec.DOCUMENTATION.names)
-            if fields is None:
+            entry = self.r.keyed(item, item_path, spec.DOCUMENTATION.names, "url")
+            if entry is None:
                 continue
-            url_node = self.r.required(fields, item, item_path, "url")
-            if url_node is None:
-                continue
+            fields, url_node = entry
             url = self.url(url_node, f"{item_path}.url", https_only=False)
             descriptions = tuple(self.descriptions(fields.get("descr"), f"{item_path}.descr"))
             if isinstance(url, str):
@@ -329,12 +323,10 @@ class ProviderReader:
     def web_service(self, node: yaml.Node, path: str) -> WebService | Invalid:
         """`kind: https://...` or `kind: {url: https://..., username: TEMPLATE}`."""
         if isinstance(node, yaml.MappingNode):
-            fields = self.r.mapping(node, path, spec.WEB_SERVICE.names)
-            if fields is None:
+            entry = self.r.keyed(node, path, spec.WEB_SERVICE.names, "url")
+            if entry is None:
                 return INVALID
-            url_node = self.r.required(fields, node, path, "url")
-            if url_node is None:
-                return INVALID
+            fields, url_node = entry
             url = self.url(url_node, f"{path}.url", https_only=True)
             username = self.username(fields.get("username"), f"{path}.username")
         else:

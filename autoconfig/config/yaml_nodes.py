@@ -87,6 +87,16 @@ class Reader:
             return None
         return fields[key]
 
+    def keyed(
+        self, node: yaml.Node, path: str, allowed: tuple[str, ...], key: str
+    ) -> tuple[dict[str, yaml.Node], yaml.Node] | None:
+        """A mapping that must have `key`: its fields and that key's node, or None (reported)."""
+        fields = self.mapping(node, path, allowed)
+        if fields is None:
+            return None
+        found = self.required(fields, node, path, key)
+        return None if found is None else (fields, found)
+
     def sequence(self, node: yaml.Node, path: str) -> list[yaml.Node] | None:
         if not isinstance(node, yaml.SequenceNode):
             self.error(node, path, WRONG_TYPE, f"must be a list, not {_describe(node)}")
