@@ -15,7 +15,8 @@ from lxml import etree
 
 from autoconfig.config.diagnostics import ConfigInvalid
 from autoconfig.config.loader import load_providers
-from autoconfig.ispdb.importer import ImportResult, export_losses, export_providers, import_files
+from autoconfig.ispdb import export_losses, export_providers, import_files
+from autoconfig.ispdb.importer import ImportResult
 from autoconfig.model import Provider
 from autoconfig.web.app import Settings, create_app
 
