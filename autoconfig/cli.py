@@ -108,10 +108,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         config = load_config(path)
     except ConfigInvalid as exc:
         if args.format == "json":
-            errors = [
-                {"file": e.file, "line": e.line, "path": e.path, "message": e.message}
-                for e in exc.errors
-            ]
+            errors = [error.as_dict() for error in exc.errors]
             print(json.dumps({"valid": False, "errors": errors, "warnings": []}, indent=2))
         else:
             for error in exc.errors:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .catalog import Catalog
-from .config.diagnostics import ConfigError, ConfigInvalid
+from .config.diagnostics import RELOAD_FAILED, ConfigInvalid, Diagnostic
 from .config.loader import Config, load_config
 
 log = logging.getLogger("autoconfig.reload")
@@ -28,7 +28,7 @@ FileState = tuple[int, int, int] | tuple[str, ...] | None
 @dataclass(frozen=True, slots=True)
 class ReloadFailure:
     at: float
-    errors: tuple[ConfigError, ...]
+    errors: tuple[Diagnostic, ...]
 
 
 @dataclass
@@ -166,7 +166,8 @@ class Reloader:
             return False
         except Exception as exc:  # a bug must not stop the server serving its last good catalog
             self.failed += 1
-            error = ConfigError(str(path), None, "", f"reload failed unexpectedly: {exc!r}")
+            message = f"reload failed unexpectedly: {exc!r}"
+            error = Diagnostic(str(path), None, "", RELOAD_FAILED, message)
             self.state.last_failure = ReloadFailure(time.time(), (error,))
             log.exception("reload failed unexpectedly")
             return False

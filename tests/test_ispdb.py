@@ -13,8 +13,10 @@ import pytest
 import yaml
 from lxml import etree
 
+from autoconfig.config.diagnostics import ConfigInvalid
 from autoconfig.config.loader import load_providers
-from autoconfig.ispdb.importer import ImportResult, export_losses, export_providers, import_files
+from autoconfig.ispdb import export_losses, export_providers, import_files
+from autoconfig.ispdb.importer import ImportResult
 from autoconfig.model import Provider
 from autoconfig.web.app import AppOptions, create_app
 
@@ -631,3 +633,103 @@ async def test_sample_served_as_the_original_files_say(aiohttp_client, tmp_path)
         block = served.find("oAuth2")
         oauth2 = {child.tag: child.text for child in block} if block is not None else None
         assert oauth2 == expected_oauth2(root), where
+
+
+# --- one rule for the import and the loader -------------------------------------------------------
+
+ONE_FILE = """\
+<clientConfig version="1.1">
+  <emailProvider id="example.org">
+    <domain>example.org</domain>
+    <displayName>{name}</displayName>
+    <incomingServer type="imap">
+      <hostname>{host}</hostname>
+      <port>{port}</port>
+      <socketType>SSL</socketType>
+      <authentication>password-cleartext</authentication>
+      <username>{login}</username>
+    </incomingServer>
+    <outgoingServer type="smtp">
+      <hostname>smtp.example.org</hostname>
+      <port>465</port>
+      <socketType>SSL</socketType>
+      <authentication>password-cleartext</authentication>
+    </outgoingServer>
+    <documentation url="https://example.org/help"><descr lang="{lang}">Help</descr></documentation>
+  </emailProvider>
+</clientConfig>
+"""
+ONE_PROVIDER = """\
+providers:
+  - id: example.org
+    displayName: {name}
+    domains: [example.org]
+    incoming:
+      - {{type: imap, hostname: {host}, port: {port}, socketType: SSL, username: {login}}}
+    outgoing:
+      - {{hostname: smtp.example.org, port: 465, socketType: SSL}}
+    documentation:
+      - {{url: "https://example.org/help", descr: {{{lang}: Help}}}}
+"""
+FINE = {"name": "Example", "host": "imap.example.org", "port": "993", "login": "%EMAILADDRESS%"}
+
+
+USABLE = {
+    "lang": {
+        "en": True,
+        "pt-BR": True,
+        "zh-Hant-TW": True,
+        "EN": False,
+        "e1": False,
+        "english": False,
+        "en-": False,
+        "en_US": False,
+    },
+    "host": {
+        "imap.%EMAILDOMAIN%": True,
+        "%EMAILLOCALPART%.example.org": True,
+        "192.0.2.1": True,
+        "mail_x.example": False,
+        "-bad.example": False,
+        "%EMAILADDRESS%": False,
+        "imap%.example": False,
+    },
+    "port": {"1": True, "65535": True, "0": False, "65536": False},
+    "login": {"%EMAILLOCALPART%": True, "%USER%": False, "a%b": False},
+    "name": {"Example Mail": True, "x" * 61: False, "Ex\ue000ample": False},
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "usable"),
+    [(field, value, usable) for field, cases in USABLE.items() for value, usable in cases.items()],
+)
+def test_the_import_keeps_exactly_what_the_loader_accepts(tmp_path, field, value, usable) -> None:
+    """Host names, ports, login names, language codes and characters: one rule decides."""
+    values = {**FINE, "lang": "en", field: value}
+    source = tmp_path / "one.xml"
+    escaped = {key: text.replace("&", "&amp;").replace("<", "&lt;") for key, text in values.items()}
+    source.write_text(ONE_FILE.format(**escaped), encoding="utf-8")
+    result = import_files([source])
+    if not result.imported:
+        kept = False
+    else:
+        (imported,) = yaml.safe_load(result.yaml_text)["providers"]
+        kept = {
+            "lang": value in str(imported.get("documentation")),
+            "name": imported["displayName"] == value,
+        }.get(field, True)
+    quoted = {key: '"' + text + '"' for key, text in values.items() if key != "port"}
+    try:
+        load_providers_from_text(ONE_PROVIDER.format(**{**values, **quoted}), tmp_path)
+    except ConfigInvalid:
+        accepted = False
+    else:
+        accepted = True
+    assert kept == accepted == usable, result.notes
+
+
+def load_providers_from_text(text: str, folder: Path) -> tuple[Provider, ...]:
+    path = folder / "providers.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_providers(path)

@@ -5,7 +5,7 @@ from textwrap import dedent, indent
 
 import pytest
 
-from autoconfig.config.diagnostics import ConfigError, ConfigInvalid
+from autoconfig.config.diagnostics import CODES, ConfigInvalid, Severity
 from autoconfig.config.loader import load_providers
 from autoconfig.model import Authentication, SocketType
 
@@ -91,6 +91,8 @@ def problems(load):
             load(text)
         messages = [str(error) for error in info.value.errors]
         assert str(info.value) == "\n".join(messages)
+        for error in info.value.errors:
+            assert error.severity is Severity.ERROR and error.code in CODES, error
         return messages
 
     return _problems
@@ -1088,13 +1090,10 @@ def test_non_utf8_file(tmp_path):
     assert "UTF-8" in str(error)
 
 
-def test_config_error_without_a_line():
-    assert str(ConfigError("p.yaml", None, "providers", "is missing")) == (
-        "p.yaml: providers: is missing"
-    )
-    assert str(ConfigError("p.yaml", None, "", "cannot be read: gone")) == (
-        "p.yaml: cannot be read: gone"
-    )
-    assert str(ConfigError("p.yaml", 3, "providers[0].id", "is missing")) == (
-        "p.yaml:3: providers[0].id: is missing"
-    )
+def test_the_package_exports_the_loader_s_public_names():
+    import autoconfig.config as package
+    from autoconfig.config import loader
+
+    for name in ("Config", "Origin", "load_config", "load_providers", "parse_providers"):
+        assert getattr(package, name) is getattr(loader, name)
+    assert set(package.__all__) >= {"Config", "ConfigInvalid", "Diagnostic", "lint", "load_config"}

@@ -88,12 +88,50 @@ def test_invalid_files_fail_both_the_schema_and_the_loader(validator, change, fr
         parse_providers(text, "providers.yaml")
 
 
-def test_every_key_the_loader_accepts_is_in_the_schema():
-    schema = spec.json_schema()
-    provider_keys = set(schema["$defs"]["provider"]["properties"])
-    assert provider_keys == set(spec.PROVIDER.names)
-    from autoconfig.config import loader
+ONE_PROVIDER = """\
+providers:
+  - id: a.example
+    displayName: A
+    domains: [a.example, {name: b.example, redirectUrl: "https://x.example/"}]
+    incoming: [{type: imap, hostname: imap.a.example, socketType: SSL}]
+    outgoing: [{hostname: smtp.a.example, socketType: SSL}]
+    documentation: [{url: "https://a.example/help"}]
+    oAuth2:
+      {issuer: a.example, scope: mail, authURL: "https://a.example/a", tokenURL: "https://a.example/t"}
+    caldav: {url: "https://dav.a.example/"}
+"""
 
-    assert set(loader.PROVIDER_KEYS) == provider_keys
-    assert set(loader.SERVER_KEYS) == set(schema["$defs"]["incomingServer"]["properties"])
-    assert set(loader.TOP_LEVEL_KEYS) == set(schema["properties"])
+
+@pytest.mark.parametrize(
+    ("record", "old", "new"),
+    [
+        (None, "providers:", "zzz: 1\nproviders:"),
+        ("provider", "    displayName: A", "    displayName: A\n    zzz: 1"),
+        (
+            "incomingServer",
+            "socketType: SSL}]\n    outgoing",
+            "socketType: SSL, zzz: 1}]\n    outgoing",
+        ),
+        (
+            "outgoingServer",
+            "smtp.a.example, socketType: SSL}",
+            "smtp.a.example, socketType: SSL, zzz: 1}",
+        ),
+        ("domainEntry", '"https://x.example/"}', '"https://x.example/", zzz: 1}'),
+        ("documentation", '"https://a.example/help"}', '"https://a.example/help", zzz: 1}'),
+        ("oAuth2", '"https://a.example/t"}', '"https://a.example/t", zzz: 1}'),
+        ("webService", '"https://dav.a.example/"}', '"https://dav.a.example/", zzz: 1}'),
+    ],
+)
+def test_the_loader_allows_exactly_the_keys_of_the_schema(record, old, new):
+    """The keys an unknown-key error lists as allowed are the schema's, record by record."""
+    assert parse_providers(ONE_PROVIDER, "p.yaml")
+    assert ONE_PROVIDER.count(old) == 1
+    with pytest.raises(ConfigInvalid) as info:
+        parse_providers(ONE_PROVIDER.replace(old, new), "p.yaml")
+    (error,) = info.value.errors
+    assert error.message.startswith("unknown key")
+    allowed = error.message.split("allowed here: ", 1)[1].split(", ")
+    schema = spec.json_schema()
+    properties = schema["$defs"][record]["properties"] if record else schema["properties"]
+    assert allowed == list(properties)

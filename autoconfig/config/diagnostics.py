@@ -1,26 +1,92 @@
-"""Configuration errors as values a person can act on: file, line, field path and message."""
+"""One record for every finding about a providers file, error or warning: where, what code, why.
+
+Errors stop a file from loading; warnings (lint.py) do not. Both are the same `Diagnostic`, so
+`check` prints and serialises them alike and a CI pipeline can match either by its stable code.
+The codes live in one registry, `CODES`, and are never reused for another meaning.
+"""
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+
+UNREADABLE = "AC001"
+NOT_YAML = "AC002"
+UNKNOWN_KEY = "AC003"
+GIVEN_TWICE = "AC004"
+MISSING = "AC005"
+WRONG_TYPE = "AC006"
+INVALID_VALUE = "AC007"
+TAKEN = "AC008"
+NOT_HERE = "AC009"
+RELOAD_FAILED = "AC010"
+
+CODES: dict[str, str] = {
+    UNREADABLE: "file cannot be read, is not UTF-8 text, or holds nothing",
+    NOT_YAML: "not valid YAML, or a value YAML cannot read",
+    UNKNOWN_KEY: "unknown key",
+    GIVEN_TWICE: "given twice in one place",
+    MISSING: "missing or empty where a value is required",
+    WRONG_TYPE: "value of the wrong type",
+    INVALID_VALUE: "invalid value",
+    TAKEN: "domain or provider id already taken by an earlier entry",
+    NOT_HERE: "allowed elsewhere, not here",
+    RELOAD_FAILED: "reload failed unexpectedly",
+    "AC101": "plaintext connection to a host that is not local",
+    "AC102": "port and socket type do not match",
+    "AC103": "mail submission on port 25",
+    "AC104": "POP3 only",
+    "AC105": "OAuth2 without a password method after it",
+    "AC106": "login name is not the full address",
+    "AC107": "wildcard domain shadowed by another provider's exact domain",
+    "AC108": "default provider answers for every unknown domain",
+}
+"""Every code with its title: AC0xx are errors, AC1xx warnings."""
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
 
 
 @dataclass(frozen=True, slots=True)
-class ConfigError:
+class Diagnostic:
+    """A finding at a file, line and field path, with its code and a message a person can act on.
+
+    Its text is `file:line: path: message` for an error and `file:line: path: CODE message` for a
+    warning, the forms admins and their scripts already read.
+    """
+
     file: str
     line: int | None
     path: str
+    code: str
     message: str
+    severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
         line = f":{self.line}" if self.line is not None else ""
         where = f" {self.path}:" if self.path else ""
-        return f"{self.file}{line}:{where} {self.message}"
+        code = f" {self.code}" if self.severity is Severity.WARNING else ""
+        return f"{self.file}{line}:{where}{code} {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form of `check --format json`: the same keys for errors and warnings."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "path": self.path,
+            "code": self.code,
+            "message": self.message,
+        }
 
 
 class ConfigInvalid(Exception):
-    """Raised with every error found, so an admin fixes a file in one pass, not one per run."""
+    """Raised with every error found, so an admin fixes a file in one pass, not one per run.
 
-    def __init__(self, errors: list[ConfigError], files: tuple[Path, ...] = ()) -> None:
+    It carries the files that were read (or wanted), so a watcher can wait for a fix.
+    """
+
+    def __init__(self, errors: list[Diagnostic], files: tuple[Path, ...] = ()) -> None:
         super().__init__("\n".join(str(error) for error in errors))
         self.errors = errors
         self.files = files

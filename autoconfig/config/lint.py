@@ -1,54 +1,21 @@
 """Warnings about providers.yaml: valid, but probably not what the admin wants users to get.
 
 Errors stop a file from loading (loader.py); warnings do not, unless `check --strict` is asked
-for. Each warning has a stable code, so CI pipelines can allow or forbid them one by one.
+for. Each warning has a stable code (registered in diagnostics.CODES with the error codes), so CI
+pipelines can allow or forbid them one by one.
 """
 
 import ipaddress
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from ..address import EMAILADDRESS, EMAILDOMAIN, EMAILLOCALPART
 from ..model import PASSWORD_METHODS, Authentication, Provider, Server, SocketType
+from .diagnostics import Diagnostic, Severity
 from .loader import Config
-
-CODES: dict[str, str] = {
-    "AC101": "plaintext connection to a host that is not local",
-    "AC102": "port and socket type do not match",
-    "AC103": "mail submission on port 25",
-    "AC104": "POP3 only",
-    "AC105": "OAuth2 without a password method after it",
-    "AC106": "login name is not the full address",
-    "AC107": "wildcard domain shadowed by another provider's exact domain",
-    "AC108": "default provider answers for every unknown domain",
-}
-"""Every warning code with its title; codes are never reused for another meaning."""
 
 _IMPLICIT_TLS_PORTS = {993, 995, 465}
 _STARTTLS_PORTS = {143, 110, 587, 25}
 _LOCAL_SUFFIXES = (".localhost", ".local", ".lan", ".internal", ".home.arpa")
-
-
-@dataclass(frozen=True, slots=True)
-class LintWarning:
-    file: str
-    line: int | None
-    path: str
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        line = f":{self.line}" if self.line is not None else ""
-        return f"{self.file}{line}: {self.path}: {self.code} {self.message}"
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "file": self.file,
-            "line": self.line,
-            "path": self.path,
-            "code": self.code,
-            "message": self.message,
-        }
 
 
 def _is_local(hostname: str) -> bool:
@@ -136,7 +103,7 @@ def _provider_findings(provider: Provider) -> Iterator[tuple[str, str, str]]:
         )
 
 
-def _shadowed_wildcards(config: Config) -> Iterator[LintWarning]:
+def _shadowed_wildcards(config: Config) -> Iterator[Diagnostic]:
     wildcards: dict[str, tuple[int, int]] = {}
     for index, provider in enumerate(config.providers):
         for position, domain in enumerate(provider.domains):
@@ -156,35 +123,37 @@ def _shadowed_wildcards(config: Config) -> Iterator[LintWarning]:
                     continue
                 file, line, path = config.locate(owner[0], f".domains[{owner[1]}]")
                 other = config.origins[index]
-                yield LintWarning(
+                yield Diagnostic(
                     file,
                     line,
                     path,
                     "AC107",
                     f"*.{rest} does not answer for {domain.name}: {other.path} "
                     f"({provider.id}, {other.file}:{other.line}) lists it exactly and wins",
+                    Severity.WARNING,
                 )
 
 
-def lint(config: Config) -> list[LintWarning]:
+def lint(config: Config) -> list[Diagnostic]:
     """Every warning for a loaded configuration, in file order."""
-    warnings: list[LintWarning] = []
+    warnings: list[Diagnostic] = []
     for index, provider in enumerate(config.providers):
         for subpath, code, message in _provider_findings(provider):
             file, line, path = config.locate(index, subpath)
-            warnings.append(LintWarning(file, line, path, code, message))
+            warnings.append(Diagnostic(file, line, path, code, message, Severity.WARNING))
     warnings.extend(_shadowed_wildcards(config))
     if config.default_provider is not None:
         index = next(i for i, p in enumerate(config.providers) if p.id == config.default_provider)
         main = str(config.files[0]) if config.files else config.origins[index].file
         warnings.append(
-            LintWarning(
+            Diagnostic(
                 main,
                 config.lines.get((main, "defaultProvider")),
                 "defaultProvider",
                 "AC108",
                 f"every domain listed nowhere gets the settings of {config.default_provider}: "
                 "any address, any typo, any domain pointed at this server",
+                Severity.WARNING,
             )
         )
     return warnings

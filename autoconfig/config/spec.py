@@ -16,6 +16,8 @@ MAX_SHORT_NAME = 20
 DEFAULT_USERNAME = "%EMAILADDRESS%"
 DEFAULT_AUTHENTICATION = (Authentication.PASSWORD_CLEARTEXT,)
 SCHEMA_ID = "https://autoconfig.invalid/providers.schema.json"
+LANGUAGE_TAG = r"[a-z]{2,3}(-[A-Za-z0-9]{1,8})*"
+"""A `descr` language code (en, fr, pt-BR...): one pattern for the loader, ISPDB and schema."""
 
 DEFAULT_PORTS: dict[tuple[str, SocketType], int] = {
     ("imap", SocketType.SSL): 993,
@@ -162,7 +164,7 @@ DOCUMENTATION = Record(
                     _TEXT,
                     {
                         "type": "object",
-                        "propertyNames": {"pattern": r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$"},
+                        "propertyNames": {"pattern": f"^{LANGUAGE_TAG}$"},
                         "additionalProperties": _TEXT,
                     },
                 ]
