@@ -76,13 +76,16 @@ def is_ascii_host_name(name: str) -> bool:
     return _HOST_NAME.match(name) is not None
 
 
-def _has_forbidden_characters(text: str) -> bool:
-    """Control characters, surrogates and non-characters: nothing an address or XML may hold."""
+def has_forbidden_characters(text: str, *, private_use: bool = False) -> bool:
+    """Control characters, surrogates and non-characters: nothing an address or XML may hold.
+
+    `private_use` forbids private-use characters too: configuration values may not hold them,
+    because the pre-rendered answers mark their per-request slots with them (formats/template.py).
+    """
     if text.isascii():
         return _ASCII_CONTROL.search(text) is not None
-    return any(
-        unicodedata.category(char) in ("Cc", "Cs") or char in "\ufffe\uffff" for char in text
-    )
+    forbidden = ("Cc", "Cs", "Co") if private_use else ("Cc", "Cs")
+    return any(unicodedata.category(char) in forbidden or char in "\ufffe\uffff" for char in text)
 
 
 def normalize_domain(text: str) -> str:
@@ -91,7 +94,7 @@ def normalize_domain(text: str) -> str:
         text = text[:-1]
     if not text:
         raise AddressError("the domain is empty")
-    if _has_forbidden_characters(text):
+    if has_forbidden_characters(text):
         raise AddressError("the domain contains control characters")
     if text.isascii():
         ascii_name = text.lower()
@@ -162,7 +165,7 @@ def parse_address(text: str) -> EmailAddress:
     address = common_address(*common.groups()) if common is not None else None
     if address is not None:
         return address
-    if _has_forbidden_characters(text):
+    if has_forbidden_characters(text):
         raise AddressError("the address contains control characters")
     if len(text.encode("utf-8")) > MAX_ADDRESS_OCTETS:
         raise AddressError(f"the address is longer than {MAX_ADDRESS_OCTETS} octets")

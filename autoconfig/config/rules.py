@@ -7,11 +7,10 @@ return the loader's message (None when the value is fine); the `is_*` and `url_p
 the decisions both share.
 """
 
-import ipaddress
 import re
-import unicodedata
 from urllib.parse import urlsplit
 
+from .. import address
 from ..address import (
     EMAILADDRESS,
     EMAILDOMAIN,
@@ -19,6 +18,7 @@ from ..address import (
     HOST_PLACEHOLDERS,
     PLACEHOLDERS,
     AddressError,
+    is_ip_address,
     normalize_domain,
     placeholder_errors,
 )
@@ -31,12 +31,9 @@ _LANGUAGE = re.compile(LANGUAGE_TAG)
 
 
 def has_forbidden_characters(text: str) -> bool:
-    """Control, surrogate and private-use characters, or the non-characters U+FFFE and U+FFFF.
-
-    None of them belongs in a name, host or URL, and the pre-rendered answers use private-use
-    characters as markers for per-request values, so a marker can never come from configuration.
-    """
-    return any(unicodedata.category(c) in ("Cc", "Cs", "Co") or c in "\ufffe\uffff" for c in text)
+    """What no configuration value may hold: control, surrogate, non- and private-use
+    characters (address.has_forbidden_characters says why)."""
+    return address.has_forbidden_characters(text, private_use=True)
 
 
 def is_language_code(code: str) -> bool:
@@ -50,11 +47,7 @@ def is_port(number: int) -> bool:
 
 def is_host_name(name: str) -> bool:
     """An IP address, or a domain name already in its normal form (letter case aside)."""
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    else:
+    if is_ip_address(name):
         return True
     try:
         return normalize_domain(name) == name.lower()
