@@ -5,8 +5,6 @@ an error) is written by formats/autodiscover_json.py, and each error's HTTP stat
 here: "not here" errors are 404, so that Outlook tries its next URL.
 """
 
-from collections.abc import Callable
-
 from aiohttp import web
 
 from ..address import MAX_DOMAIN_OCTETS, AddressError, EmailAddress, parse_address
@@ -82,22 +80,21 @@ class AutodiscoverJsonEndpoints:
 
     def address_in_query(self, request: ClientRequest) -> web.Response:
         """Address as `?Email=`: the URL of one protocol, or an error."""
-        return self._answer(request, lambda: EMAIL.address(request))
+        return self._answer(request, None)
 
     def address_in_path(self, request: ClientRequest, given: str) -> web.Response:
         """Address as the path segment after `/v1.0/`."""
-        return self._answer(request, lambda: parse_address(given))
+        return self._answer(request, given)
 
-    def _answer(
-        self, request: ClientRequest, read_address: Callable[[], EmailAddress | None]
-    ) -> web.Response:
-        """The answer for the address `read_address` gives (read once the protocol is known)."""
+    def _answer(self, request: ClientRequest, in_path: str | None) -> web.Response:
+        """The answer for the address in the path, or (`in_path` None) in the query; the
+        address is read only once the protocol is known to be one served here."""
         given_protocol = query_value(request, ("protocol",))
         protocol = autodiscover_json.parse_protocol(given_protocol)
         if protocol is None:
             return _json(autodiscover_json.render_protocol_error(given_protocol), 400)
         try:
-            address = read_address()
+            address = EMAIL.address(request) if in_path is None else parse_address(in_path)
         except AddressError as exc:
             return _json(autodiscover_json.render_invalid_address(str(exc)), 400)
         if address is None:

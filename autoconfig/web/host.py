@@ -75,9 +75,11 @@ def domain_of_host(header: str, prefixes: tuple[str, ...]) -> str | None:
     return name
 
 
+@functools.lru_cache(maxsize=1024)
 def host_name(header: str) -> str | None:
     """The name of a Host in lower case, without port or trailing dots; None for an IP literal
-    (in brackets or bare) and for an empty header. For comparing, not for echoing."""
+    (in brackets or bare) and for an empty header. For comparing, not for echoing; memoised
+    like `domain_of_host`."""
     parts = _split(header)
     if not header or parts.bracketed or parts.colons:
         return None
