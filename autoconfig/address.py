@@ -115,6 +115,14 @@ def normalize_domain(text: str) -> str:
     return ascii_name
 
 
+def normalize_mail_domain(text: str) -> str:
+    """`normalize_domain` of a domain a client names on its own (in a URL path): an IP address
+    passes as a name of digits, but names no mail domain."""
+    if is_ip_address(text):
+        raise AddressError("an IP address names no mail domain")
+    return normalize_domain(text)
+
+
 def _check_local_part(local: str) -> None:
     if not local:
         raise AddressError("the address has no local part before '@'")

@@ -9,13 +9,12 @@ in options.py.
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import ispdb
+from . import __version__, ispdb
 from .address import (
     AddressError,
     check_host_local_part,
@@ -33,10 +32,23 @@ from .doctor import command as doctor_command
 from .formats import zone
 from .formats.mobileconfig import ProfileUnavailable
 from .formats.profile_signing import SigningSetupError
-from .options import CONFIG, SERVE_DESCRIPTION, add_serve_options, options_of
-from .server import ServerOptions, TLSSetupError, run_workers, serve
+from .options import (
+    CONFIG,
+    SERVE_DESCRIPTION,
+    EnvironmentValueError,
+    add_serve_options,
+    options_of,
+)
+from .server import (
+    ListenError,
+    ServerOptions,
+    TLSSetupError,
+    run_workers,
+    serve,
+    server_option_problems,
+)
 from .web.app import AppOptions
-from .web.observe import quiet_bad_requests
+from .web.observe import configure_logging
 from .web.proxies import parse_networks
 
 
@@ -76,12 +88,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.public_url and not args.public_url.startswith("https://"):
         print("autoconfig: --public-url must start with https://", file=sys.stderr)
         return 2
+    app_options, server_options = options_of(args)
+    problems = server_option_problems(server_options)
+    for problem in problems:
+        print(f"autoconfig: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    configure_logging(server_options.log_level)
     if args.workers > 1:
         del config
         return run_workers(args.workers, sys.argv[1:])
-    logging.basicConfig(level=logging.INFO, format="autoconfig: %(levelname)s %(message)s")
-    logging.getLogger("aiohttp.server").addFilter(quiet_bad_requests)
-    app_options, server_options = options_of(args)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         try:
             runner.run(_serve(app_options, config, server_options))
@@ -91,8 +107,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except TLSSetupError as exc:
             print(f"autoconfig: TLS: {exc}", file=sys.stderr)
             return 1
-        except OSError as exc:
-            print(f"autoconfig: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        except ListenError as exc:
+            print(f"autoconfig: {exc}", file=sys.stderr)
             return 1
     return 0
 
@@ -263,8 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Mail client autoconfiguration server (Thunderbird autoconfig, Outlook "
         "Autodiscover) answering from providers.yaml.",
     )
+    parser.add_argument("--version", action="version", version=f"autoconfig {__version__}")
+    CONFIG.add_to(parser, os.environ)
     common = argparse.ArgumentParser(add_help=False)
-    CONFIG.add_to(common, os.environ)
+    CONFIG.add_to(common, os.environ, inherit=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
@@ -327,5 +345,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        parser = build_parser()
+    except EnvironmentValueError as exc:
+        print(f"autoconfig: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    try:
+        status = int(args.handler(args))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`autoconfig schema | head`): nothing more can be shown, and
+        # Python would complain again while flushing at exit, so standard output is closed.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    return status

@@ -19,8 +19,14 @@ from .web.app import AppOptions
 from .web.observe import AddressLogging, LogFormat, ObserveSettings
 
 ENV_PREFIX = "AUTOCONFIG_"
-TRUE_WORDS = ("1", "true", "yes", "on")
-"""What an environment variable of a switch may say to turn it on."""
+TRUE_WORDS = ("1", "true", "yes")
+FALSE_WORDS = ("0", "false", "no", "")
+"""What an environment variable of a switch may say (in any letter case); anything else is
+refused rather than guessed, so that a typo never silently leaves a switch as it was."""
+
+
+class EnvironmentValueError(ValueError):
+    """An AUTOCONFIG_* variable holds a value its option cannot take; the message says which."""
 
 
 class Kind(Enum):
@@ -80,15 +86,44 @@ class Option:
         if value is not None and value.startswith(("tcp://", "udp://")):
             value = None
         if self.kind is Kind.SWITCH_OFF:
-            return (value or "").strip().lower() not in TRUE_WORDS
+            word = (value or "").strip().lower()
+            if word not in TRUE_WORDS + FALSE_WORDS:
+                raise EnvironmentValueError(
+                    f"{self.variable}: {value!r} is not a switch value (1/0, true/false, yes/no)"
+                )
+            return word not in TRUE_WORDS
         if self.kind is Kind.LIST:
             return [item.strip() for item in (value or "").split(",") if item.strip()]
         if self.kind is Kind.HIDDEN:
             return False
-        return value if value is not None else self.default
+        if value is None:
+            return self.default
+        self._check(value)
+        return value
 
-    def add_to(self, parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
-        default = self.environment_default(environ)
+    def _check(self, value: str) -> None:
+        """Refuse an environment value the way argparse refuses the flag's, naming the
+        variable (argparse would name the flag, which the admin never typed)."""
+        if self.choices is not None and value not in self.choices:
+            raise EnvironmentValueError(
+                f"{self.variable}: {value!r} is not one of {', '.join(self.choices)}"
+            )
+        if self.type is None:
+            return
+        try:
+            self.type(value)
+        except argparse.ArgumentTypeError as exc:
+            raise EnvironmentValueError(f"{self.variable}: {exc}") from None
+        except ValueError:
+            kind = {int: "a whole number", float: "a number"}.get(self.type, "valid")  # type: ignore[call-overload]
+            raise EnvironmentValueError(f"{self.variable}: {value!r} is not {kind}") from None
+
+    def add_to(
+        self, parser: argparse.ArgumentParser, environ: Mapping[str, str], *, inherit: bool = False
+    ) -> None:
+        """Add the option to `parser`; with `inherit`, a value only when given there (a
+        command's copy of an option the main parser takes too, before the command name)."""
+        default = argparse.SUPPRESS if inherit else self.environment_default(environ)
         if self.kind is Kind.SWITCH_OFF:
             parser.add_argument(
                 self.flag, dest=self.dest, action="store_false", default=default, help=self.help
@@ -104,6 +139,34 @@ class Option:
             if self.choices is not None:
                 extra["choices"] = list(self.choices)
             parser.add_argument(self.flag, default=default, help=self.help, **extra)
+
+
+def port(text: str) -> int:
+    """A TCP port to listen on: 0 (the system picks one, and the start-up lines say which) to
+    65535; anything else would be wrapped around by the system into another port."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port (0-65535)")
+    return number
+
+
+def key_file(text: str) -> bytes:
+    """The key a file holds (its first line, without the line end): secrets given on the
+    command line show in every `ps`, and environment variables leak into child processes."""
+    try:
+        content = Path(text).read_bytes()
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: cannot be read: {exc.strerror}") from None
+    key = content.splitlines()[0].strip() if content.strip() else b""
+    if not key:
+        raise argparse.ArgumentTypeError(f"{text}: holds no key")
+    return key
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def _encode(text: str | None) -> bytes:
@@ -122,7 +185,7 @@ CONFIG = Option(
 
 SERVE_OPTIONS = (
     Option("--host", "address to listen on", ("server.host",), default="127.0.0.1"),
-    Option("--port", "port to listen on", ("server.port",), default="8080", type=int),
+    Option("--port", "port to listen on", ("server.port",), default="8080", type=port),
     Option(
         "--workers",
         "processes sharing the port (SO_REUSEPORT); each loads the config itself",
@@ -149,14 +212,14 @@ SERVE_OPTIONS = (
         "--http-port",
         "also listen on plain HTTP: Thunderbird's legacy URL, the rest redirected to https",
         ("server.http_port",),
-        type=int,
+        type=port,
         metavar="PORT",
     ),
     Option(
         "--metrics-port",
         "serve /metrics on this port only (default: on the main port)",
         ("server.metrics_port",),
-        type=int,
+        type=port,
         metavar="PORT",
     ),
     Option(
@@ -195,6 +258,21 @@ SERVE_OPTIONS = (
         ("observe.hash_key",),
         metavar="SECRET",
         convert=_encode,
+    ),
+    Option(
+        "--log-hash-key-file",
+        "file holding that key, kept out of the process list (wins over --log-hash-key)",
+        ("observe.hash_key",),
+        type=key_file,
+        metavar="PATH",
+        convert=_same,
+    ),
+    Option(
+        "--log-level",
+        "least severe application log messages written to standard error (default info)",
+        ("server.log_level",),
+        default="info",
+        choices=LOG_LEVELS,
     ),
     Option(
         "--rate-limit",
@@ -291,8 +369,9 @@ def _fields(namespace: argparse.Namespace, group: str) -> dict[str, Any]:
     for option in (CONFIG, *SERVE_OPTIONS):
         for target in option.into:
             where, _, name = target.partition(".")
-            if where == group:
-                values[name] = option.convert(getattr(namespace, option.dest))
+            value = option.convert(getattr(namespace, option.dest))
+            if where == group and (name not in values or value):
+                values[name] = value  # a later option for the same field wins when given
     return values
 
 

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import __version__
 from .catalog import Catalog
 from .config.diagnostics import RELOAD_FAILED, ConfigInvalid, Diagnostic
 from .config.loader import Config, load_config
@@ -31,6 +32,28 @@ class ReloadFailure:
     errors: tuple[Diagnostic, ...]
 
 
+class SourceError(Exception):
+    """A source other than providers.yaml cannot be reloaded; the message (one line, no
+    traceback) names its files and what is wrong with them."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFailure:
+    at: float
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Something reloaded along with providers.yaml (the TLS certificate and key): its name in
+    /healthz and the metrics, the files whose change reloads it, and `reload`, which raises
+    SourceError and leaves the previous setting in use when the new files are unusable."""
+
+    name: str
+    files: tuple[Path, ...]
+    reload: Callable[[], None]
+
+
 @dataclass
 class ConfigState:
     """What the server serves now, and how the last reload went. Swapped, never edited in place.
@@ -44,12 +67,16 @@ class ConfigState:
     generation: int = 1
     loaded_at: float = field(default_factory=time.time)
     last_failure: ReloadFailure | None = None
+    source_errors: dict[str, SourceFailure] = field(default_factory=dict)
+    """The sources whose last reload failed (they serve their previous setting)."""
 
     def health(self) -> dict[str, object]:
-        """The /healthz document: serving is always true; `degraded` means the last edit failed."""
+        """The /healthz document: serving is always true; `degraded` means the last edit of
+        providers.yaml, or of another source (the TLS files), could not be used."""
         failure = self.last_failure
         return {
-            "status": "degraded" if failure else "ok",
+            "status": "degraded" if failure or self.source_errors else "ok",
+            "version": __version__,
             "config": str(self.path),
             "generation": self.generation,
             "loaded_at": _iso(self.loaded_at),
@@ -58,6 +85,10 @@ class ConfigState:
             "last_reload_error": None
             if failure is None
             else {"at": _iso(failure.at), "errors": [str(error) for error in failure.errors]},
+            "source_errors": {
+                name: {"at": _iso(error.at), "error": error.message}
+                for name, error in sorted(self.source_errors.items())
+            },
         }
 
 
@@ -129,26 +160,41 @@ class Reloader:
         self.idle.set()
         self.succeeded = 0
         self.failed = 0
-        self.hooks: list[Callable[[], None]] = []
-        """Run before each reload, e.g. to reload the TLS certificate; errors are logged."""
-        self.extra_files: tuple[Path, ...] = ()
-        """Watched besides the configuration's own files (the TLS certificate, say)."""
+        self.sources: list[Source] = []
+        """Reloaded before providers.yaml on every reload, their files watched with it."""
+        self._reason = "started"
+
+    def add_source(self, source: Source) -> None:
+        self.sources.append(source)
+        self._seen |= snapshot(source.files)
 
     def request(self, reason: str) -> None:
-        log.info("reload requested: %s", reason)
+        self._reason = reason
         self.idle.clear()
         self._wanted.set()
 
     def _watched(self) -> tuple[Path, ...]:
-        return (*self.state.files, *self.extra_files)
+        return (*self.state.files, *(path for source in self.sources for path in source.files))
+
+    def _reload_sources(self) -> None:
+        """Each source's new files, or its previous setting and the reason in /healthz."""
+        for source in self.sources:
+            try:
+                source.reload()
+            except SourceError as exc:
+                message = str(exc)
+            except Exception as exc:  # a bug must not stop the reload of the others
+                message = f"reload failed unexpectedly: {exc!r}"
+            else:
+                if self.state.source_errors.pop(source.name, None) is not None:
+                    log.info("%s: reloaded, in use again", source.name)
+                continue
+            self.state.source_errors[source.name] = SourceFailure(time.time(), message)
+            log.error("%s: %s; the previous one stays in use", source.name, message)
 
     async def reload_once(self) -> bool:
         """Rebuild now; True when the new catalog is serving."""
-        for hook in self.hooks:
-            try:
-                hook()
-            except Exception:
-                log.exception("reload hook failed; the previous setting stays")
+        self._reload_sources()
         path = self.state.path
         before = snapshot(self._watched())
         try:
@@ -161,7 +207,10 @@ class Reloader:
             self._seen = before | snapshot(tuple(exc.files))
             for error in exc.errors:
                 log.error(
-                    "reload failed, still serving generation %d: %s", self.state.generation, error
+                    "reload failed (%s), still serving generation %d: %s",
+                    self._reason,
+                    self.state.generation,
+                    error,
                 )
             return False
         except Exception as exc:  # a bug must not stop the server serving its last good catalog
@@ -169,7 +218,8 @@ class Reloader:
             message = f"reload failed unexpectedly: {exc!r}"
             error = Diagnostic(str(path), None, "", RELOAD_FAILED, message)
             self.state.last_failure = ReloadFailure(time.time(), (error,))
-            log.exception("reload failed unexpectedly")
+            log.error("%s, still serving generation %d", message, self.state.generation)
+            log.debug("the failed reload's traceback", exc_info=True)
             return False
         self.succeeded += 1
         state = self.state
@@ -181,8 +231,9 @@ class Reloader:
         state.last_failure = None
         self._seen = before | snapshot(tuple(p for p in config.files if p not in before))
         log.info(
-            "reloaded %s: generation %d, %d providers, %d domains",
+            "reloaded %s (%s): generation %d, %d providers, %d domains",
             path,
+            self._reason,
             state.generation,
             len(catalog.entries),
             catalog.domain_count,

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import ssl
 import subprocess
@@ -22,9 +23,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .certificates import CertificateError, load_identity
 from .config.loader import Config
+from .reload import Source, SourceError
 from .web import dispatch
-from .web.app import SERVICE, AppOptions, create_app, metrics_app, plain_http_app
+from .web.app import SERVICE, AppOptions, Service, create_app, metrics_app, plain_http_app
 
 log = logging.getLogger("autoconfig.server")
 
@@ -53,10 +56,34 @@ class ServerOptions:
     drain_delay: float = 0.0
     """Seconds /readyz answers 503 before listeners close (load balancers need to notice)."""
     reuse_port: bool = False
+    log_level: str = "info"
 
 
-class TLSSetupError(Exception):
-    """The certificate or key cannot be used; the message names the file."""
+class TLSSetupError(SourceError):
+    """The certificate or key cannot be used; the message names the file and the problem."""
+
+
+class ListenError(Exception):
+    """A listener cannot be opened; the message names the address, the option and why."""
+
+
+def server_option_problems(options: ServerOptions) -> list[str]:
+    """What is wrong with a combination of listening options, in words for the admin; checked
+    before anything listens, so that no half-started server has to be taken down."""
+    problems = []
+    if options.tls_key is not None and options.tls_cert is None:
+        problems.append("--tls-key needs --tls-cert (the certificate chain)")
+    ports = [("--port", options.port)]
+    ports += [(flag, port) for flag, port in _extra_ports(options) if port is not None]
+    for index, (flag, port) in enumerate(ports):
+        for other, other_port in ports[:index]:
+            if port == other_port and port != 0:
+                problems.append(f"{flag} {port} is {other} too: give each listener its own port")
+    return problems
+
+
+def _extra_ports(options: ServerOptions) -> list[tuple[str, int | None]]:
+    return [("--http-port", options.http_port), ("--metrics-port", options.metrics_port)]
 
 
 def tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
@@ -68,35 +95,65 @@ def tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
 
 
 def load_chain(context: ssl.SSLContext, cert: Path, key: Path | None) -> None:
-    """(Re)load a certificate chain: new handshakes use it, connections open keep theirs."""
+    """(Re)load a certificate chain: new handshakes use it, connections open keep theirs.
+
+    The files are read and checked first, so that a problem is reported with its file and in
+    words (a key of another certificate, a file without a certificate) rather than as
+    OpenSSL's `PEM lib` or `KEY_VALUES_MISMATCH`; on error the context keeps its chain.
+    """
+    try:
+        load_identity(cert, key, role="TLS", owner="server")
+    except CertificateError as exc:
+        raise TLSSetupError(str(exc)) from exc
     try:
         context.load_cert_chain(str(cert), str(key) if key else None)
     except (OSError, ssl.SSLError) as exc:
-        raise TLSSetupError(f"{cert} / {key or cert}: {exc}") from exc
+        reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+        raise TLSSetupError(f"{cert} / {key or cert}: OpenSSL refuses them: {reason}") from exc
 
 
 async def _listen(
     app: web.Application,
     options: ServerOptions,
+    flag: str,
     port: int,
     context: ssl.SSLContext | None = None,
     **runner_options: float,
-) -> web.AppRunner:
-    """Serve `app` on `port` through its fast table (web/dispatch.py)."""
+) -> tuple[web.AppRunner, int]:
+    """Serve `app` on `port` through its fast table (web/dispatch.py): the runner and the port
+    it got (the one asked for, or the one the system chose for 0)."""
     runner = web.AppRunner(
         app, access_log=None, keepalive_timeout=options.client_timeout, **runner_options
     )
     await runner.setup()
-    dispatch.install(runner)
-    site = web.TCPSite(
-        runner, options.host, port, ssl_context=context, reuse_port=options.reuse_port
-    )
-    await site.start()
-    return runner
+    try:
+        dispatch.install(runner)
+        site = web.TCPSite(
+            runner, options.host, port, ssl_context=context, reuse_port=options.reuse_port
+        )
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        where = f"{_url_host(options.host)}:{port}"
+        raise ListenError(f"cannot listen on {where} ({flag}): {reason}") from exc
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, runner.addresses[0][1]
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 async def serve(app_options: AppOptions, config: Config, options: ServerOptions) -> None:
-    """Listen until SIGTERM or SIGINT, then drain and stop."""
+    """Listen until SIGTERM or SIGINT, then drain and stop; ListenError when a port cannot be
+    opened (whatever was opened already is closed again)."""
     context = tls_context(options.tls_cert, options.tls_key) if options.tls_cert else None
     app = create_app(app_options, config)
     del config
@@ -105,33 +162,42 @@ async def serve(app_options: AppOptions, config: Config, options: ServerOptions)
     service = app[SERVICE]
     if context is not None and options.tls_cert is not None:
         cert, key = options.tls_cert, options.tls_key
-        service.reloader.hooks.append(lambda: load_chain(context, cert, key))
-        service.reloader.extra_files = tuple(p for p in (cert, key) if p is not None)
-    runners = [
-        await _listen(
-            app, options, options.port, context, shutdown_timeout=options.shutdown_timeout
-        )
-    ]
-    if options.http_port is not None:
-        runners.append(await _listen(plain_http_app(app), options, options.http_port))
-    if options.metrics_port is not None:
-        runners.append(await _listen(metrics_app(app), options, options.metrics_port))
-    catalog = service.state.catalog
-    scheme = "https" if context else "http"
-    host = f"[{options.host}]" if ":" in options.host else options.host
-    print(
-        f"autoconfig: serving {app_options.config_path} "
-        f"({len(catalog.entries)} providers, {catalog.domain_count} domains) "
-        f"on {scheme}://{host}:{options.port}",
-        flush=True,
-    )
-    stop = asyncio.Event()
+        files = tuple(p for p in (cert, key) if p is not None)
+        service.reloader.add_source(Source("tls", files, lambda: load_chain(context, cert, key)))
+    runners: list[web.AppRunner] = []
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
     try:
+        main, port = await _listen(
+            app, options, "--port", options.port, context, shutdown_timeout=options.shutdown_timeout
+        )
+        runners.append(main)
+        lines = [_banner(app_options, service, "https" if context else "http", options, port)]
+        if options.http_port is not None:
+            runner, http_port = await _listen(
+                plain_http_app(app), options, "--http-port", options.http_port
+            )
+            runners.append(runner)
+            lines.append(_plain_http_line(options, http_port, tls=context is not None))
+        if options.metrics_port is not None:
+            runner, metrics_port = await _listen(
+                metrics_app(app), options, "--metrics-port", options.metrics_port
+            )
+            runners.append(runner)
+            lines.append(
+                f"autoconfig: metrics on http://{_url_host(options.host)}:{metrics_port}/metrics"
+            )
+        print("\n".join(lines), flush=True)
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(signum, stop.set)
         await stop.wait()
+        log.info(
+            "stopping: /readyz answers 503 for %s s, then the listeners close and requests in "
+            "flight get %s s",
+            options.drain_delay,
+            options.shutdown_timeout,
+        )
         service.draining.set()
         if options.drain_delay > 0:
             await asyncio.sleep(options.drain_delay)
@@ -145,6 +211,25 @@ async def serve(app_options: AppOptions, config: Config, options: ServerOptions)
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
+
+
+def _banner(
+    app_options: AppOptions, service: Service, scheme: str, options: ServerOptions, port: int
+) -> str:
+    catalog = service.state.catalog
+    return (
+        f"autoconfig: serving {app_options.config_path} "
+        f"({_plural(len(catalog.entries), 'provider')}, {_plural(catalog.domain_count, 'domain')}) "
+        f"on {scheme}://{_url_host(options.host)}:{port}"
+    )
+
+
+def _plain_http_line(options: ServerOptions, port: int, *, tls: bool) -> str:
+    where = f"http://{_url_host(options.host)}:{port}"
+    line = f"autoconfig: plain HTTP on {where}: Thunderbird's legacy URL, the rest sent to https"
+    if not tls:
+        line += " (this server has no --tls-cert: a TLS proxy in front must answer https)"
+    return line
 
 
 def run_workers(count: int, argv: Sequence[str]) -> int:

@@ -172,3 +172,42 @@ def test_service_link_variables_are_not_taken_for_options(tmp_path):
             del os.environ["AUTOCONFIG_PORT"]
         else:
             os.environ["AUTOCONFIG_PORT"] = saved
+
+
+def test_version_is_printed():
+    from autoconfig import __version__
+
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"autoconfig {__version__}"
+
+
+def test_config_may_come_before_the_command_name_and_after_it_wins(tmp_path):
+    result = run("--config", str(VARIED), "check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{VARIED}: OK, 3 providers")
+    result = run("--config", str(tmp_path / "missing.yaml"), "check", "--config", str(BUNDLED))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{BUNDLED}: OK")
+
+
+@pytest.mark.parametrize("command", [["schema"], ["check", "--format", "json"], ["--help"]])
+def test_a_reader_that_goes_away_ends_the_command_quietly(command):
+    """`autoconfig schema | head`: the pipe closes before the output is written."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "autoconfig", *command, "--config", str(BUNDLED)]
+            if command[0] == "check"
+            else [sys.executable, "-m", "autoconfig", *command],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+    finally:
+        os.close(writer)
+    assert result.stderr == ""
+    assert result.returncode in (0, 141)

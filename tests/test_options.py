@@ -12,7 +12,7 @@ from autoconfig.server import ServerOptions
 from autoconfig.web.app import AppOptions
 from autoconfig.web.observe import AddressLogging, LogFormat, ObserveSettings
 
-from .conftest import ROOT
+from .conftest import DATA, ROOT
 
 DOCUMENTED = [option for option in (CONFIG, *SERVE_OPTIONS) if option.kind is not Kind.HIDDEN]
 SAMPLES = {
@@ -29,6 +29,8 @@ SAMPLES = {
     "--access-log": ("json", LogFormat.JSON),
     "--log-addresses": ("hash", AddressLogging.HASH),
     "--log-hash-key": ("s3cret", b"s3cret"),
+    "--log-hash-key-file": (str(DATA / "hash.key"), b"file-held-key"),
+    "--log-level": ("warning", "warning"),
     "--rate-limit": ("2.5", 2.5),
     "--rate-burst": ("7", 7.0),
     "--client-timeout": ("4", 4.0),
@@ -41,6 +43,13 @@ SAMPLES = {
     "--poll-interval": ("0.5", 0.5),
 }
 """A value for each option as an environment variable gives it, and the field value it means."""
+OTHERS = {
+    "--access-log": "common",
+    "--log-addresses": "full",
+    "--log-level": "error",
+    "--log-hash-key-file": str(DATA / "hash.key"),
+}
+"""A valid value other than the sample, for options whose values are few."""
 
 
 def _readme_table() -> list[tuple[str, ...]]:
@@ -81,7 +90,7 @@ def test_each_variable_reaches_the_fields_it_declares(option, monkeypatch):
 )
 def test_the_flag_beats_the_variable(option, monkeypatch):
     text, expected = SAMPLES[option.flag]
-    monkeypatch.setenv(option.variable, "not-this")
+    monkeypatch.setenv(option.variable, OTHERS.get(option.flag, "1"))
     app, server = options_of(build_parser().parse_args(["serve", option.flag, text]))
     for target in option.into:
         assert _field(app, server, target) == expected, target

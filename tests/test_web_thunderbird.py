@@ -155,3 +155,34 @@ async def test_cache_and_cors_headers(client):
     response = await client.get(PATHS[0], params={"emailaddress": "a@example.com"})
     assert "max-age" in response.headers["Cache-Control"]
     assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["emailaddress=bob+tag@example.com", "emailaddress=bob+tag%40example.com"],
+)
+async def test_an_unencoded_plus_in_the_address_is_read_as_a_plus(client, query):
+    """curl and hand-written links send `+` as it is, which a query reads as a space."""
+    response = await client.get(f"/mail/config-v1.1.xml?{query}")
+    assert response.status == 200
+    assert etree.fromstring(await response.read()).find("emailProvider").get("id") == (
+        "example.com"
+    )
+    apple = await client.get(f"/email.mobileconfig?{query}")
+    assert apple.status == 200
+    assert b"<string>bob+tag@example.com</string>" in await apple.read()
+
+
+async def test_a_quoted_local_part_keeps_its_space(client):
+    response = await client.get('/email.mobileconfig?emailaddress="bob+tag"@example.com')
+    assert response.status == 200
+    assert b'<string>"bob tag"@example.com</string>' in await response.read()
+
+
+@pytest.mark.parametrize("address", ["192.0.2.1", "10.0.0.1"])
+async def test_the_ispdb_url_of_an_ip_address_is_a_bad_request(client, address):
+    response = await client.get(f"/v1.1/{address}")
+    assert response.status == 400
+    assert await response.text() == "an IP address names no mail domain\n"
+    page = await client.get(f"/settings/{address}")
+    assert page.status == 400

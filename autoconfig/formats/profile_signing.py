@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs7
+
+from ..certificates import CertificateError, load_identity
 
 log = logging.getLogger("autoconfig.signing")
 
@@ -56,47 +56,6 @@ class ProfileSigner:
         return builder.sign(serialization.Encoding.DER, _OPTIONS)
 
 
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise SigningSetupError(f"{path}: cannot read the {what}: {exc.strerror}") from exc
-
-
-def _certificates(path: Path) -> list[x509.Certificate]:
-    try:
-        return x509.load_pem_x509_certificates(_read(path, "profile-signing certificate"))
-    except ValueError as exc:
-        raise SigningSetupError(
-            f"{path}: no PEM certificate found (expected '-----BEGIN CERTIFICATE-----')"
-        ) from exc
-
-
-def _key(path: Path) -> SigningKey:
-    data = _read(path, "profile-signing key")
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except TypeError as exc:
-        raise SigningSetupError(
-            f"{path}: the private key is encrypted; give an unencrypted PEM key"
-        ) from exc
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise SigningSetupError(
-            f"{path}: no PEM private key found (expected '-----BEGIN PRIVATE KEY-----')"
-        ) from exc
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise SigningSetupError(
-            f"{path}: a {type(key).__name__} cannot sign profiles; use an RSA or EC key"
-        )
-    return key
-
-
-def _public_der(key: CertificatePublicKeyTypes) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
 def _warn_if_outside_validity(certificate: x509.Certificate, path: Path) -> None:
     """An expired signer still signs, but devices then show "Not Verified": say so at start."""
     now = datetime.now(UTC)
@@ -116,17 +75,18 @@ def load_signer(certificate_path: Path, key_path: Path | None = None) -> Profile
     Without `key_path` the key is looked for in the certificate file, for admins who keep both
     in one PEM file. Raises SigningSetupError with a message an admin can act on.
     """
-    certificates = _certificates(certificate_path)
-    key_file = key_path or certificate_path
-    key = _key(key_file)
-    signer_certificate, *chain = certificates
-    if _public_der(key.public_key()) != _public_der(signer_certificate.public_key()):
+    try:
+        identity = load_identity(certificate_path, key_path, role="profile-signing", owner="signer")
+    except CertificateError as exc:
+        raise SigningSetupError(str(exc)) from exc
+    key = identity.key
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise SigningSetupError(
-            f"{key_file}: this key does not belong to the first certificate of "
-            f"{certificate_path} ({signer_certificate.subject.rfc4514_string()}); "
-            "the signer's certificate must come first"
+            f"{key_path or certificate_path}: a {type(key).__name__} cannot sign profiles; "
+            "use an RSA or EC key"
         )
-    signer = ProfileSigner(signer_certificate, key, tuple(chain))
+    signer_certificate = identity.certificate
+    signer = ProfileSigner(signer_certificate, key, identity.chain)
     try:
         signer.sign(b"<plist version='1.0'><dict/></plist>")
     except (ValueError, TypeError) as exc:

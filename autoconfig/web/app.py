@@ -24,7 +24,7 @@ from .autodiscover_json import AutodiscoverJsonEndpoints
 from .dispatch import FAST_TABLE, FastTable
 from .limits import RateLimit, TokenBuckets
 from .observe import InFlight, LogFormat, Metrics, Observer, ObserveSettings
-from .operations import OperationsEndpoints
+from .operations import UNLIMITED, OperationsEndpoints
 from .pacc import PaccEndpoints
 from .plain_http import PlainHttpEndpoints
 from .proxies import ProxyPolicy, parse_networks
@@ -119,11 +119,14 @@ def _service(options: AppOptions, config: Config, signer: ProfileSigner | None) 
     )
     reloader = Reloader(state, poll_interval=options.poll_interval)
     proxies = ProxyPolicy(parse_networks(options.trusted_proxies))
-    metrics = Metrics(_catalog_gauges(state, reloader))
+    metrics = Metrics(
+        _catalog_gauges(state, reloader),
+        lambda: {source.name: source.name in state.source_errors for source in reloader.sources},
+    )
     in_flight = InFlight()
     draining = asyncio.Event()
     limit = (
-        RateLimit(TokenBuckets(options.rate_limit, options.rate_burst), proxies)
+        RateLimit(TokenBuckets(options.rate_limit, options.rate_burst), proxies, UNLIMITED)
         if options.rate_limit > 0
         else None
     )
@@ -170,8 +173,10 @@ def listener_app(
     middlewares = [limit.middleware] if limit is not None else []
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
     app[SERVICE] = service
-    fast = mount(app, table, service.observer if observed else None)
-    app[FAST_TABLE] = FastTable(fast, limit)
+    observer = service.observer if observed else None
+    fast = mount(app, table, observer)
+    request_id = observer.request_id if observer is not None else None
+    app[FAST_TABLE] = FastTable(fast, limit, request_id)
     return app
 
 

@@ -19,17 +19,28 @@ from typing import cast
 
 from aiohttp import hdrs, web
 from aiohttp.web_request import BaseRequest
+from multidict import CIMultiDict, istr
 
 from .limits import RateLimit
-from .request import FastHandler
+from .observe import REQUEST_ID_HEADER
+from .request import ClientRequest, FastHandler
+
+SERVER_NAME = "autoconfig"
+"""The Server header of every answer: the product, not the Python and aiohttp versions."""
+_SERVER = istr(hdrs.SERVER)
+_REQUEST_ID = istr(REQUEST_ID_HEADER)
 
 
 @dataclass(frozen=True, slots=True)
 class FastTable:
-    """(method, exact path) -> observed handler, and the rate limit that guards them."""
+    """(method, exact path) -> observed handler, and what every answer of the app gets: the
+    rate limit, and the Server and X-Request-Id headers on answers the router makes itself
+    (404, 405, 417, 429)."""
 
     routes: Mapping[tuple[str, str], FastHandler]
     limit: RateLimit | None = None
+    request_id: Callable[[ClientRequest], str] | None = None
+    """Ids for answers no observed handler made; None: such answers get none."""
 
     @property
     def middlewares(self) -> tuple[object, ...]:
@@ -45,22 +56,35 @@ _ServerHandler = Callable[[BaseRequest], Awaitable[web.StreamResponse]]
 
 def dispatcher(table: FastTable, routed: _ServerHandler) -> _ServerHandler:
     """A server handler: the fast table first, the app's routing for anything not in it."""
-    routes = table.routes
-    limit = table.limit
+    routes, limit, request_id = table.routes, table.limit, table.request_id
+    unlimited = limit.unlimited if limit is not None else frozenset()
+
+    def stamp(headers: CIMultiDict[str], request: BaseRequest) -> None:
+        headers[_SERVER] = SERVER_NAME
+        if request_id is not None and _REQUEST_ID not in headers:
+            headers[_REQUEST_ID] = request_id(request)
 
     async def dispatch(request: BaseRequest) -> web.StreamResponse:
         path, _, _ = request.raw_path.partition("?")
         handler = routes.get((request.method, path))
-        if handler is None or hdrs.EXPECT in request.headers:
-            return await routed(request)
-        if limit is not None:
-            refused = limit.refusal(request)
-            if refused is not None:
-                return refused
-        answer = handler(request)
-        if isinstance(answer, web.StreamResponse):
-            return answer
-        return await answer
+        try:
+            if handler is None or hdrs.EXPECT in request.headers:
+                answer = await routed(request)
+                stamp(answer.headers, request)
+                return answer
+            if limit is not None and path not in unlimited:
+                refused = limit.refusal(request)
+                if refused is not None:
+                    stamp(refused.headers, request)
+                    return refused
+            answer = handler(request)
+            if not isinstance(answer, web.StreamResponse):
+                answer = await answer
+        except web.HTTPException as exc:
+            stamp(exc.headers, request)
+            raise
+        answer.headers.add(_SERVER, SERVER_NAME)  # a fast handler's answer: observed, no search
+        return answer
 
     return dispatch
 

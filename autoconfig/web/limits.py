@@ -55,17 +55,22 @@ class RateLimit:
 
     Routed requests meet it as an aiohttp middleware; the fast dispatcher asks `refusal` itself
     before it calls a handler, so both answer alike and a client gets one budget in all.
+    `unlimited` paths (the probes) are never refused: a load balancer probing from one address
+    must not mark a healthy server down.
     """
 
-    __slots__ = ("_buckets", "_proxies", "middleware")
+    __slots__ = ("_buckets", "_proxies", "middleware", "unlimited")
 
-    def __init__(self, buckets: TokenBuckets, proxies: ProxyPolicy) -> None:
+    def __init__(
+        self, buckets: TokenBuckets, proxies: ProxyPolicy, unlimited: frozenset[str] = frozenset()
+    ) -> None:
         self._buckets = buckets
         self._proxies = proxies
+        self.unlimited = unlimited
 
         @web.middleware
         async def limit(request: web.Request, handler: RouterHandler) -> web.StreamResponse:
-            refused = self.refusal(request)
+            refused = None if request.path in unlimited else self.refusal(request)
             return refused if refused is not None else await handler(request)
 
         self.middleware = limit

@@ -19,7 +19,7 @@ import re
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import IO
@@ -31,6 +31,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from .. import __version__
 from ..address import EmailAddress
 from .proxies import ProxyPolicy
 from .request import Answer, ClientRequest, PlainHandler, WaitingHandler
@@ -129,10 +130,28 @@ def address_for_log(address: str, mode: AddressLogging, key: bytes) -> str:
 class _Catalog(Collector):
     """Configuration gauges read at scrape time, so requests pay nothing for them."""
 
-    def __init__(self, describe: Callable[[], dict[str, float]]) -> None:
+    def __init__(
+        self,
+        describe: Callable[[], dict[str, float]],
+        sources: Callable[[], Mapping[str, bool]],
+    ) -> None:
         self._describe = describe
+        self._sources = sources
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        build = GaugeMetricFamily(
+            "autoconfig_build_info", "The version serving, as a label.", labels=("version",)
+        )
+        build.add_metric((__version__,), 1.0)
+        yield build
+        failed = GaugeMetricFamily(
+            "autoconfig_source_failed",
+            "1 while the last reload of a source other than providers.yaml (tls) failed.",
+            labels=("source",),
+        )
+        for name, failing in sorted(self._sources().items()):
+            failed.add_metric((name,), 1.0 if failing else 0.0)
+        yield failed
         values = self._describe()
         for name, help_text in (
             ("autoconfig_config_generation", "Catalog generation serving now (1 at start)."),
@@ -199,17 +218,45 @@ class _Requests(Collector):
 class Metrics:
     """The Prometheus registry of one app: no module-level registry, so apps never share one."""
 
-    def __init__(self, describe: Callable[[], dict[str, float]]) -> None:
+    def __init__(
+        self,
+        describe: Callable[[], dict[str, float]],
+        sources: Callable[[], Mapping[str, bool]],
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self._requests = _Requests()
         self.registry.register(self._requests)
-        self.registry.register(_Catalog(describe))
+        self.registry.register(_Catalog(describe, sources))
 
     def route(self, endpoint: str, family: str) -> tuple[defaultdict[int, int], _Latency]:
         """The counters one route's requests update: by status, and its family's latency."""
         requests = self._requests
         statuses = requests.counts.setdefault((endpoint, family), defaultdict(int))
         return statuses, requests.latency.setdefault(family, _Latency())
+
+
+class OneLineFormatter(logging.Formatter):
+    """`2026-12-03T20:31:05Z autoconfig WARNING message`: UTC time, one line per event (a
+    traceback is folded into its line with ` | `), so that logs can be read line by line."""
+
+    converter = time.gmtime
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s autoconfig %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", " | ")
+
+
+def configure_logging(level: str, stream: IO[str] | None = None) -> None:
+    """The process's application log on standard error, from `level` (debug, info, warning,
+    error) up; aiohttp's records of requests it could not parse are left out."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(OneLineFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiohttp.server").addFilter(quiet_bad_requests)
 
 
 def quiet_bad_requests(record: logging.LogRecord) -> bool:
@@ -262,20 +309,22 @@ class Observer:
         self._new_id = _request_ids()
         self._key = settings.hash_key or os.urandom(32)
 
+    def request_id(self, request: ClientRequest) -> str:
+        """The client's X-Request-Id when it is a sane one, else a new id."""
+        given = request.headers.get(_REQUEST_ID)
+        return given if given is not None and _GOOD_REQUEST_ID.match(given) else self._new_id()
+
     def _scope(self, endpoint: str, family: str) -> tuple[_Begin, _End, _Failed]:
         """What a request of one route does first, after its answer, and after an exception:
-        take its id (the client's X-Request-Id when it is a sane one, else a new one) and the
-        time, then count it, time it and log it."""
+        take its id and the time, then count it, time it and log it."""
         statuses, latency = self._metrics.route(endpoint, family)
         settings, proxies, in_flight, key = self._settings, self._proxies, self.in_flight, self._key
-        clock, new_id = time.perf_counter, self._new_id
+        clock, request_id = time.perf_counter, self.request_id
         logging_on = settings.log_format is not LogFormat.OFF
 
         def begin(request: ClientRequest) -> tuple[str, float]:
             in_flight.count += 1
-            given = request.headers.get(_REQUEST_ID)
-            good = given is not None and _GOOD_REQUEST_ID.match(given)
-            return (given if good else new_id()), clock()
+            return request_id(request), clock()
 
         def record(request: ClientRequest, status: int, started: float, request_id: str) -> None:
             in_flight.count -= 1

@@ -11,6 +11,9 @@ from .request import ClientRequest
 from .routes import Route
 
 NO_STORE = {"Cache-Control": "no-store"}
+HEALTHZ, READYZ, METRICS = "/healthz", "/readyz", "/metrics"
+UNLIMITED = frozenset({HEALTHZ, READYZ, METRICS})
+"""Never rate-limited: load balancers and Prometheus ask often, from one address."""
 
 
 class OperationsEndpoints:
@@ -26,12 +29,12 @@ class OperationsEndpoints:
 
     def probes(self) -> tuple[Route, ...]:
         return (
-            Route("GET", ("/healthz",), self.healthz, "healthz", "operations", plain_http=True),
-            Route("GET", ("/readyz",), self.readyz, "readyz", "operations", plain_http=True),
+            Route("GET", (HEALTHZ,), self.healthz, "healthz", "operations", plain_http=True),
+            Route("GET", (READYZ,), self.readyz, "readyz", "operations", plain_http=True),
         )
 
     def metrics(self) -> tuple[Route, ...]:
-        return (Route("GET", ("/metrics",), self.metrics_page, "metrics", "operations"),)
+        return (Route("GET", (METRICS,), self.metrics_page, "metrics", "operations"),)
 
     def healthz(self, request: ClientRequest) -> web.Response:
         """Liveness with the configuration's story: generation, load time, last reload error."""

@@ -33,6 +33,20 @@ def query_value(request: ClientRequest, names: Iterable[str]) -> str | None:
     return None
 
 
+def address_text(value: str) -> str:
+    """An address as a query string gave it, with `+` where the query had one unencoded.
+
+    In a query `+` means a space, so `?emailaddress=bob+tag@example.com`, as curl and
+    hand-typed links send it, arrives as `bob tag@example.com`. Clients encode `+` as `%2B`,
+    and no unquoted local part may hold a space, so such a space can only have been a `+`:
+    it is read back as one rather than refused. Quoted local parts keep their spaces.
+    """
+    local, at, domain = value.rpartition("@")
+    if at and " " in local and not local.startswith('"'):
+        return f"{local.replace(' ', '+')}@{domain}"
+    return value
+
+
 _QUERY_ATOM = r"[A-Za-z0-9!$'*/?^_`{|}~-]"
 """Address characters that mean themselves in a query string: not `%` (an escape), `+` (a
 space), `&` and `=` (separators) or `#`."""
@@ -77,7 +91,7 @@ class AddressQuery:
         if address is not None:
             return address
         given = query_value(request, self.names)
-        return parse_address(given) if given else None
+        return parse_address(address_text(given)) if given else None
 
 
 EMAILADDRESS = AddressQuery("emailaddress")

@@ -12,7 +12,12 @@ import re
 
 from aiohttp import web
 
-from ..address import AddressError, check_host_local_part, normalize_domain, parse_address
+from ..address import (
+    AddressError,
+    check_host_local_part,
+    normalize_mail_domain,
+    parse_address,
+)
 from ..formats.settings_page import (
     CONTENT_TYPE,
     Asset,
@@ -24,7 +29,7 @@ from ..formats.settings_page import (
 from ..formats.settings_view import Target
 from ..i18n import choose_language
 from ..reload import ConfigState
-from .query import ANY_ADDRESS, query_value
+from .query import ANY_ADDRESS, address_text, query_value
 from .request import ClientRequest, PlainHandler
 from .routes import PathRoute, Route
 
@@ -123,7 +128,7 @@ class SettingsPageEndpoints:
         given = query_value(request, ANY_ADDRESS.names)
         if given is None:
             return _html(renderer.index(self._page(request, "/settings")), PUBLIC_PAGE)
-        given = given.strip()
+        given = address_text(given.strip())
         shown = _CONTROL.sub("", given)
         page = self._page(request, "/settings", (("emailaddress", shown),))
         if not given:
@@ -151,7 +156,7 @@ class SettingsPageEndpoints:
         """`/settings/DOMAIN`: the same page for a whole domain, login names in words."""
         renderer = self._renderer
         try:
-            domain = normalize_domain(given)
+            domain = normalize_mail_domain(given)
         except AddressError:
             page = self._page(request, "/")
             body = renderer.index(page, FormState("", "error.invalid_domain"))

@@ -7,7 +7,7 @@ domain is found (the address's, else the Host's) and the answer's status and hea
 
 from aiohttp import web
 
-from ..address import AddressError, normalize_domain
+from ..address import AddressError, normalize_mail_domain
 from ..catalog import Match
 from ..reload import ConfigState
 from .host import domain_of_host
@@ -72,7 +72,7 @@ class ThunderbirdEndpoints:
     def ispdb(self, request: ClientRequest, given: str) -> web.Response:
         """`/v1.1/{domain}`: the ISPDB URL form, for clients using this server as their ISPDB."""
         try:
-            domain = normalize_domain(given)
+            domain = normalize_mail_domain(given)
         except AddressError as exc:
             raise web.HTTPBadRequest(text=f"{exc}\n") from exc
         match = self._state.catalog.lookup(domain)
