@@ -6,7 +6,7 @@ PORT   ?= 8080
 CONFIG ?= providers.yaml
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-test lint clean bench browser mail-servers deploy-tools soak
+.PHONY: run check test install install-test lint clean bench browser mail-servers deploy-tools soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ install-test: $(VENV)/.installed-test
 
 run: install
 	$(BIN)/autoconfig serve --config $(CONFIG) --host $(HOST) --port $(PORT)
+
+# `autoconfig check` of the file `make run` serves, without knowing where the command lives.
+check: install
+	$(BIN)/autoconfig check --config $(CONFIG)
 
 lint: install-test
 	$(BIN)/ruff check .
