@@ -6,7 +6,7 @@ PORT   ?= 8080
 CONFIG ?= providers.yaml
 BIN    := $(VENV)/bin
 
-.PHONY: run check test install install-test lint clean bench browser mail-servers deploy-tools soak
+.PHONY: run check test install install-test lint clean bench browser mail-servers deploy-tools image-tools soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,8 +81,28 @@ deploy-tools:
 	  fi; \
 	fi
 
+# tests/test_image.py builds deploy/Dockerfile with Debian's podman and runs it with runc (crun fails
+# here), on a base image it makes with mmdebstrap: installed here when missing and possible (root
+# with apt-get; without recommends, which root's podman does not need); otherwise those tests skip
+# and say why. The base image is made once and kept in podman's storage, like the build's layers.
+image-tools:
+	@missing=""; \
+	command -v podman >/dev/null || missing="$$missing podman"; \
+	command -v runc >/dev/null || [ -x /usr/sbin/runc ] || missing="$$missing runc"; \
+	command -v mmdebstrap >/dev/null || missing="$$missing mmdebstrap"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing$$missing for the image tests" >&2; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      -o DPkg::Lock::Timeout=300 --no-install-recommends $$missing >/dev/null) || \
+	      echo "make: could not install$$missing; the image tests will be skipped" >&2; \
+	  else \
+	    echo "make:$$missing not installed (needs root and apt-get); the image tests skip" >&2; \
+	  fi; \
+	fi
+
 # pytest exits 5 when it collected nothing: a broken suite, reported as a failure.
-test: install-test lint browser mail-servers deploy-tools
+test: install-test lint browser mail-servers deploy-tools image-tools
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
