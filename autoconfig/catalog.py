@@ -12,7 +12,7 @@ from typing import NamedTuple
 from multidict import CIMultiDict
 
 from .config.loader import Config
-from .formats import mobileconfig, mobilesync, outlook, thunderbird
+from .formats import autodiscover_json, mobileconfig, mobilesync, outlook, thunderbird
 from .model import Provider, Redirect
 
 
@@ -26,6 +26,8 @@ class ProviderEntry:
     mobileconfig: mobileconfig.CompiledMobileconfig
     mobilesync: mobilesync.CompiledMobileSync | None
     """None when the provider declares no ActiveSync URL."""
+    activesync_json: bytes | None
+    """autodiscover.json's ActiveSync answer (the same for every address); None without one."""
     has_settings: bool
     """Provider.has_settings, read on every request, so worked out once."""
     hosts_need_local_part: bool
@@ -41,6 +43,7 @@ class ProviderEntry:
             outlook=outlook.compile_provider(provider),
             mobileconfig=mobileconfig.compile_provider(provider),
             mobilesync=mobilesync.compile_provider(provider),
+            activesync_json=autodiscover_json.render_activesync(provider),
             has_settings=provider.has_settings,
             hosts_need_local_part=provider.hosts_need_local_part,
             mobileconfig_headers=CIMultiDict(

@@ -14,28 +14,38 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from . import ispdb
 from .address import (
     AddressError,
+    EmailAddress,
     check_host_local_part,
     is_ip_address,
     normalize_domain,
     parse_address,
 )
-from .answers import Outcome, outlook_answer
-from .catalog import Catalog
+from .answers import (
+    AutodiscoverAnswer,
+    Outcome,
+    autodiscover_json_answer,
+    mobilesync_answer,
+    outlook_answer,
+    pacc_answer,
+)
+from .catalog import Catalog, Match
 from .config import spec
 from .config.diagnostics import ConfigInvalid
 from .config.lint import lint
 from .config.loader import Config, load_config
 from .doctor import command as doctor_command
-from .formats import zone
+from .formats import autodiscover_json, zone
 from .formats.mobileconfig import ProfileUnavailable
 from .formats.profile_signing import SigningSetupError
 from .options import CONFIG, SERVE_DESCRIPTION, add_serve_options, options_of
 from .server import ServerOptions, TLSSetupError, run_workers, serve
 from .web.app import AppOptions
+from .web.host import public_base_url
 from .web.observe import quiet_bad_requests
 from .web.proxies import parse_networks
 
@@ -211,50 +221,134 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+RENDER_TARGETS = ("thunderbird", "outlook", "apple", "mobilesync", "autodiscover-json", "pacc")
+EXIT_REDIRECT = 3
+"""`render`'s exit status when the server answers with HTTP 302 and no body."""
+
+
+class _NotSent(NamedTuple):
+    """What `render` says instead of printing a body: a line for stderr and the exit status."""
+
+    status: int
+    message: str
+
+
+def _autodiscover_body(answer: AutodiscoverAnswer, address: str) -> bytes | _NotSent:
+    """The document of an Autodiscover answer (settings or redirectAddr), or the 302 it is."""
+    if answer.outcome is Outcome.REDIRECT_URL:
+        return _NotSent(EXIT_REDIRECT, f"HTTP 302 Location: {answer.detail}")
+    if answer.outcome is Outcome.ERROR:
+        return _NotSent(2, f"autoconfig: {address!r}: {answer.detail}")
+    return answer.body
+
+
+def _not_served(match: Match) -> _NotSent:
+    """The 404 Thunderbird and PACC clients get for a provider without servers."""
+    why = (
+        f"provider {match.provider.id} has no mail servers (it only redirects Autodiscover clients)"
+    )
+    return _NotSent(1, f"autoconfig: HTTP 404 for {match.domain}: {why}")
+
+
+def _render_target(
+    args: argparse.Namespace, match: Match, address: EmailAddress
+) -> bytes | _NotSent:
+    """The body for one target, decided by the functions the web handlers call."""
+    entry = match.entry
+    if args.format == "thunderbird":
+        return entry.thunderbird.fill(match.domain) if entry.has_settings else _not_served(match)
+    if args.format == "pacc":
+        body = pacc_answer(match)
+        return body if body is not None else _not_served(match)
+    if args.format == "outlook":
+        return _autodiscover_body(outlook_answer(match, address), args.email)
+    if args.format == "mobilesync":
+        answer = mobilesync_answer(match, address)
+        if answer.outcome is Outcome.ERROR:
+            return _NotSent(1, f"autoconfig: an ActiveSync error answer: {answer.detail}")
+        return _autodiscover_body(answer, args.email)
+    if args.format == "autodiscover-json":
+        return _render_autodiscover_json(args, match, address)
+    try:
+        check_host_local_part(address, entry.hosts_need_local_part)
+        return entry.mobileconfig.fill(address)
+    except AddressError as exc:
+        return _NotSent(2, f"autoconfig: {args.email!r}: {exc}")
+    except ProfileUnavailable as exc:
+        return _NotSent(1, f"autoconfig: HTTP 404: {exc}")
+
+
+def _render_autodiscover_json(
+    args: argparse.Namespace, match: Match, address: EmailAddress
+) -> bytes | _NotSent:
+    """autodiscover.json for `--protocol`; this server's own URL is `--public-url`, else where
+    Outlook asks (`https://autodiscover.<domain>`), as the server answers a client there."""
+    protocol = args.protocol or autodiscover_json.Protocol.AUTODISCOVER_V1
+    answer = autodiscover_json_answer(match, address, protocol)
+    if answer.outcome is Outcome.ERROR:
+        return _NotSent(1, f"autoconfig: HTTP 404 for {address.domain}: {answer.detail}")
+    if answer.outcome is not Outcome.THIS_SERVER:
+        return answer.body
+    base = args.public_url or autodiscover_json.usual_base_url(address.ascii_domain)
+    if base is None:
+        return _NotSent(1, f"autoconfig: HTTP 400: autodiscover.{address.ascii_domain} is too long")
+    return autodiscover_json.render_autodiscover_v1(autodiscover_json.pox_url(base))
+
+
+def _render_subject(args: argparse.Namespace) -> EmailAddress | _NotSent:
+    """The address a client asks about; for `pacc`, whose clients name only their domain, a
+    domain will do (it stands for postmaster@ that domain)."""
+    given = args.email
+    if args.format == "pacc" and "@" not in given:
+        given = f"postmaster@{given}"
+    try:
+        return parse_address(given)
+    except AddressError as exc:
+        return _NotSent(2, f"autoconfig: {args.email!r}: {exc}")
+
+
 def cmd_render(args: argparse.Namespace) -> int:
-    """The body the server sends for an address; what it would not send goes to stderr."""
+    """The body the server sends for an address, on stdout (exit 0); anything else, a 302 or an
+    answer without the document, is said on stderr, with the exit status the README lists."""
+    if args.protocol is not None and args.format != "autodiscover-json":
+        print("autoconfig: --protocol is for render autodiscover-json only", file=sys.stderr)
+        return 2
+    if args.public_url is not None:
+        if args.format != "autodiscover-json":
+            print("autoconfig: --public-url is for render autodiscover-json only", file=sys.stderr)
+            return 2
+        if not args.public_url.startswith("https://"):
+            print("autoconfig: --public-url must start with https://", file=sys.stderr)
+            return 2
+        args.public_url = public_base_url(args.public_url, None)
     catalog = _load(args.config)
     if catalog is None:
         return 1
-    try:
-        address = parse_address(args.email)
-    except AddressError as exc:
-        print(f"autoconfig: {args.email!r}: {exc}", file=sys.stderr)
-        return 2
+    address = _render_subject(args)
+    if isinstance(address, _NotSent):
+        print(address.message, file=sys.stderr)
+        return address.status
     match = catalog.lookup(address.ascii_domain)
     if match is None:
         print(f"autoconfig: no provider serves {address.ascii_domain}", file=sys.stderr)
         return 1
-    if args.format == "thunderbird":
-        if not match.provider.has_settings:
-            print(f"autoconfig: {match.provider.id} only redirects", file=sys.stderr)
-            return 1
-        body = match.entry.thunderbird.fill(match.domain)
-    elif args.format == "apple":
-        try:
-            check_host_local_part(address, match.entry.hosts_need_local_part)
-            body = match.entry.mobileconfig.fill(address)
-        except AddressError as exc:
-            print(f"autoconfig: {args.email!r}: {exc}", file=sys.stderr)
-            return 2
-        except ProfileUnavailable as exc:
-            print(f"autoconfig: {exc}", file=sys.stderr)
-            return 1
-    else:
-        answer = outlook_answer(match, address)
-        if answer.outcome is Outcome.ERROR:
-            print(f"autoconfig: {args.email!r}: {answer.detail}", file=sys.stderr)
-            return 2
-        if answer.outcome is not Outcome.SETTINGS:
-            print(
-                f"autoconfig: {address.ascii_domain} is redirected: {match.redirect}",
-                file=sys.stderr,
-            )
-            return 1
-        body = answer.body
+    body = _render_target(args, match, address)
+    if isinstance(body, _NotSent):
+        print(body.message, file=sys.stderr)
+        return body.status
     sys.stdout.buffer.write(body)
     sys.stdout.flush()
     return 0
+
+
+def _protocol(text: str) -> autodiscover_json.Protocol:
+    """An autodiscover.json protocol, in any letter case, as the server reads it."""
+    protocol = autodiscover_json.parse_protocol(text)
+    if protocol is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a protocol autodiscover.json serves ({autodiscover_json.SUPPORTED})"
+        )
+    return protocol
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -318,8 +412,26 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser(
         "render", parents=[common], help="print the body the server would send for an address"
     )
-    render.add_argument("format", choices=("thunderbird", "outlook", "apple"))
-    render.add_argument("email", help="the e-mail address a client asks about")
+    render.add_argument(
+        "format", choices=RENDER_TARGETS, metavar="{" + ",".join(RENDER_TARGETS) + "}"
+    )
+    render.add_argument(
+        "email",
+        metavar="ADDRESS",
+        help="the e-mail address a client asks about (pacc: or a domain)",
+    )
+    render.add_argument(
+        "--protocol",
+        type=_protocol,
+        metavar="{" + ",".join(autodiscover_json.Protocol) + "}",
+        help="autodiscover-json: the protocol asked for (default AutodiscoverV1)",
+    )
+    render.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="autodiscover-json: the server's --public-url (default: https://autodiscover.DOMAIN, "
+        "where Outlook asks)",
+    )
     render.set_defaults(handler=cmd_render)
 
     doctor_command.register(commands, common)
