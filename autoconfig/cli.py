@@ -183,8 +183,39 @@ def _ttl(text: str) -> int:
     return value
 
 
+def _refuse_output(output: Path, force: bool) -> str | None:
+    """Why `import-ispdb -o` must not write there, before any work is done; None when it may."""
+    if output.is_dir():
+        return f"{output} is a directory; -o names the providers.yaml file to write"
+    if output.exists() and not force:
+        return f"{output} exists; give --force to replace it"
+    if not output.parent.is_dir():
+        return f"{output}: the folder {output.parent} does not exist"
+    return None
+
+
+def _write_output(output: Path, text: str, force: bool) -> str | None:
+    """Write the file (never over one made meanwhile, without --force); the problem, or None."""
+    try:
+        with output.open("w" if force else "x", encoding="utf-8") as file:
+            file.write(text)
+    except FileExistsError:
+        return f"{output} exists; give --force to replace it"
+    except OSError as exc:
+        return f"cannot write {output}: {exc.strerror or exc}"
+    return None
+
+
 def cmd_import_ispdb(args: argparse.Namespace) -> int:
-    """ISPDB files in, providers.yaml out; what cannot be carried over is reported per file."""
+    """ISPDB files in, providers.yaml out; what cannot be carried over is reported per file.
+
+    An existing -o file is kept unless --force: it is usually the admin's own providers.yaml.
+    """
+    if args.output is not None:
+        problem = _refuse_output(args.output, args.force)
+        if problem is not None:
+            print(f"autoconfig: {problem}; nothing written", file=sys.stderr)
+            return 1
     result = ispdb.import_files(args.paths)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -196,7 +227,10 @@ def cmd_import_ispdb(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(result.yaml_text)
     else:
-        args.output.write_text(result.yaml_text, encoding="utf-8")
+        problem = _write_output(args.output, result.yaml_text, args.force)
+        if problem is not None:
+            print(f"autoconfig: {problem}; nothing written", file=sys.stderr)
+            return 1
     print(
         f"imported {len(result.imported)} providers, skipped {len(result.skipped)} files, "
         f"{len(result.notes)} notes" + (f" -> {args.output}" if args.output else ""),
@@ -206,13 +240,27 @@ def cmd_import_ispdb(args: argparse.Namespace) -> int:
 
 
 def cmd_export_ispdb(args: argparse.Namespace) -> int:
-    config = _load_config(args.config)
+    """One ISPDB file per provider that can have one; the rest is noted, nothing unusable is
+    written."""
+    if args.output.exists() and not args.output.is_dir():
+        print(f"autoconfig: -o {args.output}: exists and is not a directory", file=sys.stderr)
+        return 1
+    config = _load_config(args.path or args.config)
     if config is None:
         return 1
     for loss in ispdb.export_losses(config.providers):
         print(f"note: {loss}", file=sys.stderr)
-    written = ispdb.export_providers(config.providers, args.output)
-    print(f"wrote {len(written)} files to {args.output}", file=sys.stderr)
+    left_out = [p.id for p in config.providers if not ispdb.exportable(p)]
+    if len(left_out) == len(config.providers):
+        print("autoconfig: no provider has servers; nothing written", file=sys.stderr)
+        return 1
+    try:
+        written = ispdb.export_providers(config.providers, args.output)
+    except OSError as exc:
+        print(f"autoconfig: cannot write to {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    skipped = f"; left out (no servers): {', '.join(left_out)}" if left_out else ""
+    print(f"wrote {len(written)} files to {args.output}{skipped}", file=sys.stderr)
     return 0
 
 
@@ -387,12 +435,18 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument(
         "-o", "--output", type=Path, help="write providers.yaml here (default: standard output)"
     )
+    importer.add_argument("--force", action="store_true", help="replace an existing -o file")
     importer.set_defaults(handler=cmd_import_ispdb)
 
     exporter = commands.add_parser(
         "export-ispdb", parents=[common], help="write one ISPDB file <id>.xml per provider"
     )
-    exporter.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    exporter.add_argument(
+        "path", nargs="?", type=Path, help="providers file to export (default: --config)"
+    )
+    exporter.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="DIR", help="folder to write into"
+    )
     exporter.set_defaults(handler=cmd_export_ispdb)
 
     zone = commands.add_parser(
