@@ -10,7 +10,7 @@ The layers, from the file to the wire:
 - web/: the aiohttp applications, one module per client family, from one route table.
 - reload.py: a new catalog on SIGHUP or a changed file, the last good one kept.
 - server.py: listeners, TLS, workers, signals. options.py: serve's options, declared once.
-- cli.py, __main__.py, gunicorn.py: the entry points.
+- cli.py, __main__.py, gunicorn.py: the entry points; lookup.py: `autoconfig lookup`.
 - ispdb/: Thunderbird ISPDB files in and out. doctor/: live checks of a deployment.
 """
 

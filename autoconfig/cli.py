@@ -1,5 +1,5 @@
-"""The `autoconfig` command: serve, check, render, schema, dns, import-ispdb, export-ispdb and
-doctor.
+"""The `autoconfig` command: serve, check, render, schema, dns, import-ispdb, export-ispdb,
+lookup and doctor.
 
 Configuration flows from here into create_app; nothing is read from globals. Every command takes
 `--config PATH` (default `providers.yaml` in the current folder); `serve`'s options are declared
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from . import ispdb
+from . import ispdb, lookup
 from .address import (
     AddressError,
     EmailAddress,
@@ -264,6 +264,34 @@ def cmd_export_ispdb(args: argparse.Namespace) -> int:
     return 0
 
 
+def _domain_of(given: str) -> str:
+    """The normalised domain of an address or of a bare domain; AddressError when neither."""
+    if "@" in given:
+        return parse_address(given).ascii_domain
+    return normalize_domain(given)
+
+
+def cmd_lookup(args: argparse.Namespace) -> int:
+    """Which provider serves an address or domain, by which rule, and which redirect applies:
+    the catalog's own answer (the server's), placed in the files. Exit 1 when none serves it."""
+    config = _load_config(args.config)
+    if config is None:
+        return 1
+    try:
+        domain = _domain_of(args.query)
+    except AddressError as exc:
+        print(f"autoconfig: {args.query!r}: {exc}", file=sys.stderr)
+        return 2
+    found = lookup.find(config, Catalog.from_config(config), domain, args.query)
+    if args.format == "json":
+        print(json.dumps(lookup.as_dict(found, args.query, domain), indent=2, ensure_ascii=False))
+    elif found is not None:
+        sys.stdout.write(lookup.text(found))
+    else:
+        print(f"{args.query}: no provider serves {domain}")
+    return 0 if found is not None else 1
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(spec.json_schema(), indent=2, ensure_ascii=False))
     return 0
@@ -487,6 +515,15 @@ def build_parser() -> argparse.ArgumentParser:
         "where Outlook asks)",
     )
     render.set_defaults(handler=cmd_render)
+
+    finder = commands.add_parser(
+        "lookup",
+        parents=[common],
+        help="which provider serves an address or domain, by which rule, with which redirect",
+    )
+    finder.add_argument("query", metavar="ADDRESS_OR_DOMAIN", help="an address or a domain")
+    finder.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    finder.set_defaults(handler=cmd_lookup)
 
     doctor_command.register(commands, common)
     return parser
