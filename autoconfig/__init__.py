@@ -5,6 +5,7 @@ The layers, from the file to the wire:
 - model.py: the frozen Provider, Server, Domain... that everything else reads.
 - address.py: addresses and domains as clients send them, IDNA, placeholders.
 - catalog.py: the immutable domain index, each provider's answers pre-rendered.
+- catalog_summary.py: providers in digests, for `/catalog` and `check --against`.
 - answers.py: which answer an address gets (web, render and doctor share it).
 - formats/: every answer a client receives, rendered by pure functions.
 - web/: the aiohttp applications, one module per client family, from one route table.

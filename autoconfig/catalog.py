@@ -175,6 +175,11 @@ class Catalog:
                     del index[key]
 
     @property
+    def default_provider(self) -> str | None:
+        """The id of the provider that answers for domains listed nowhere, if one does."""
+        return self._default.provider.id if self._default is not None else None
+
+    @property
     def domain_count(self) -> int:
         return len(self._exact) + len(self._wildcards)
 

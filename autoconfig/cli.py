@@ -8,15 +8,18 @@ in options.py.
 
 import argparse
 import asyncio
+import http.client
 import json
 import logging
 import os
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from . import ispdb, lookup
+from . import catalog_summary, ispdb, lookup
 from .address import (
     AddressError,
     EmailAddress,
@@ -125,6 +128,10 @@ def cmd_check(args: argparse.Namespace) -> int:
                 print(error, file=sys.stderr)
         return 1
     warnings = lint(config)
+    against = _compare_with_server(config, args.against) if args.against else None
+    if isinstance(against, str):
+        print(f"autoconfig: --against {args.against}: {against}", file=sys.stderr)
+        return 2
     providers = len(config.providers)
     domains = sum(len(provider.domains) for provider in config.providers)
     failed = bool(warnings) and args.strict
@@ -137,6 +144,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             "warnings": [warning.as_dict() for warning in warnings],
             "strict": args.strict,
         }
+        if against is not None:
+            report["against"] = catalog_summary.as_dict(*against)
         print(json.dumps(report, indent=2))
         return 1 if failed else 0
     for warning in warnings:
@@ -144,7 +153,54 @@ def cmd_check(args: argparse.Namespace) -> int:
     plural = "" if len(warnings) == 1 else "s"
     note = f", {len(warnings)} warning{plural}" if warnings else ""
     print(f"{path}: OK, {providers} providers, {domains} domains{note}")
+    if against is not None:
+        sys.stdout.write(catalog_summary.text(*against))
     return 1 if failed else 0
+
+
+_AGAINST_TIMEOUT = 10.0
+_MAX_SUMMARY_BYTES = 64 * 1024 * 1024
+"""A summary is a few hundred bytes a provider; anything past this is not one."""
+
+
+def _fetch_summary(base: str) -> bytes | str:
+    """The body of the server's /catalog, or why it could not be had."""
+    url = base + catalog_summary.PATH
+    try:
+        with urllib.request.urlopen(url, timeout=_AGAINST_TIMEOUT) as reply:
+            body = reply.read(_MAX_SUMMARY_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        return (
+            f"{url} answered HTTP {exc.code}: give the server's own port (the proxies in "
+            f"deploy/ answer {catalog_summary.PATH} with 404 from outside), of an autoconfig "
+            "that serves it"
+        )
+    except urllib.error.URLError as exc:
+        return f"cannot reach {base}: {exc.reason}"
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return f"cannot reach {base}: {exc or type(exc).__name__}"
+    if len(body) > _MAX_SUMMARY_BYTES:
+        return f"{url} sent more than {_MAX_SUMMARY_BYTES} bytes: not a catalog summary"
+    return body
+
+
+def _compare_with_server(
+    config: Config, url: str
+) -> tuple[catalog_summary.Changes, str, object] | str:
+    """What loading `config` on the server at `url` would change, from its /catalog summary
+    and the same summary of the file; or why the server could not tell."""
+    base = url.rstrip("/")
+    if not base.startswith(("http://", "https://")) or "?" in base or "#" in base:
+        return "give the server's base URL, http://HOST:PORT or https://HOST"
+    body = _fetch_summary(base)
+    if isinstance(body, str):
+        return body
+    try:
+        served = catalog_summary.read_summary(json.loads(body))
+    except (ValueError, catalog_summary.NotASummary) as exc:
+        return f"{base}{catalog_summary.PATH} is not an autoconfig catalog summary: {exc}"
+    local = catalog_summary.summarise(config.providers, config.default_provider)
+    return catalog_summary.compare(served, local), base, served.get("generation")
 
 
 def cmd_dns(args: argparse.Namespace) -> int:
@@ -449,6 +505,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?", type=Path, help="file to check (default: --config)")
     check.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     check.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    check.add_argument(
+        "--against",
+        metavar="URL",
+        help="a running server's base URL (http://127.0.0.1:8080): say what loading this file "
+        "there would change",
+    )
     check.set_defaults(handler=cmd_check)
 
     schema = commands.add_parser(
