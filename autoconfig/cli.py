@@ -588,7 +588,22 @@ def build_parser() -> argparse.ArgumentParser:
     finder.set_defaults(handler=cmd_lookup)
 
     doctor_command.register(commands, common)
+    _offer_completion(parser)
     return parser
+
+
+def _offer_completion(parser: argparse.ArgumentParser) -> None:
+    """Answer the shell's completion request, when it makes one (argcomplete's protocol sets
+    _ARGCOMPLETE) and the optional argcomplete is installed (`pip install
+    'autoconfig[completion]'`); otherwise nothing happens. argcomplete prints the candidates
+    and exits the process itself."""
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
