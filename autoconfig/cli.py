@@ -397,7 +397,9 @@ def _render_target(
     if args.format == "mobilesync":
         answer = mobilesync_answer(match, address)
         if answer.outcome is Outcome.ERROR:
-            return _NotSent(1, f"autoconfig: an ActiveSync error answer: {answer.detail}")
+            return _NotSent(
+                1, f"autoconfig: the server answers with an ActiveSync error: {answer.detail}"
+            )
         return _autodiscover_body(answer, args.email)
     if args.format == "autodiscover-json":
         return _render_autodiscover_json(args, match, address)
