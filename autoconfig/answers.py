@@ -1,11 +1,11 @@
-"""Which Autodiscover answer an address gets: decided here once, for the web, `render` and the
-doctor alike.
+"""Which answer an address gets: decided here once, for the web, `render` and the doctor alike.
 
 The same URL answers Outlook (POX) and ActiveSync devices (mobilesync), and a served domain may
 send its clients on instead of answering: to another URL (HTTP 302) or another address
-(`redirectAddr`). Each decision is a pure function of the catalog's match and the address; the
-answer says what was decided and carries the document, so that the web layer only turns it into
-HTTP, `render` prints it, and the doctor compares a live server with it.
+(`redirectAddr`). autodiscover.json names one URL per protocol, and PACC serves a document only
+for a provider with servers. Each decision is a pure function of the catalog's match (and the
+address); the answer says what was decided and carries the document, so that the web layer only
+turns it into HTTP, `render` prints it, and the doctor compares a live server with it.
 """
 
 from enum import StrEnum
@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from .address import AddressError, EmailAddress, check_host_local_part, substitute
 from .catalog import Match
-from .formats import mobilesync, outlook
+from .formats import autodiscover_json, mobilesync, outlook, pacc
 
 
 class Outcome(StrEnum):
@@ -24,6 +24,10 @@ class Outcome(StrEnum):
     """Start again with the address `detail`."""
     ERROR = "error"
     """An error document; `detail` says why."""
+    THIS_SERVER = "thisServer"
+    """autodiscover.json's AutodiscoverV1 for a domain answered here: the URL is this server's
+    own POX endpoint, which only the caller can name (its public URL, or the request's Host);
+    the body is empty."""
 
 
 class AutodiscoverAnswer(NamedTuple):
@@ -91,3 +95,46 @@ def mobilesync_answer(match: Match | None, address: EmailAddress) -> Autodiscove
         body = mobilesync.render_error(address, problem, address.domain)
         return AutodiscoverAnswer(Outcome.ERROR, body, problem.message(address.domain))
     return AutodiscoverAnswer(Outcome.SETTINGS, match.entry.mobilesync.fill(address))
+
+
+_AUTODISCOVER_V1 = autodiscover_json.Protocol.AUTODISCOVER_V1
+"""Bound once: reading an enum member through its class costs a tenth of a microsecond on
+Python 3.11, which the autodiscover.json path notices."""
+
+_SETTINGS = Outcome.SETTINGS
+POINT_AT_THIS_SERVER = AutodiscoverAnswer(Outcome.THIS_SERVER, b"")
+"""The THIS_SERVER answer, made once (it carries nothing per request)."""
+
+
+def autodiscover_json_answer(
+    match: Match | None, address: EmailAddress, protocol: autodiscover_json.Protocol
+) -> AutodiscoverAnswer:
+    """autodiscover.json's answer for one protocol: a URL, POINT_AT_THIS_SERVER, or an error
+    (every error here means "not here", which the web layer sends as 404).
+
+    AutodiscoverV1 points at the redirect URL of a domain sent elsewhere (in the JSON body, not
+    as a 302), else at this server. ActiveSync is the provider's URL, never offered for a
+    redirected domain: the client must ask where it is sent.
+    """
+    if match is None:
+        body = autodiscover_json.render_unknown_domain(address.domain)
+        return AutodiscoverAnswer(Outcome.ERROR, body, f"no provider serves {address.domain}")
+    redirect = match.redirect
+    if protocol is _AUTODISCOVER_V1:
+        if redirect is None or redirect.url is None:
+            return POINT_AT_THIS_SERVER
+        body = autodiscover_json.render_autodiscover_v1(redirect.url)
+        return AutodiscoverAnswer(Outcome.REDIRECT_URL, body, redirect.url)
+    body = match.entry.activesync_json if redirect is None else None
+    if body is None:
+        error = autodiscover_json.render_not_offered(protocol, address.domain)
+        return AutodiscoverAnswer(Outcome.ERROR, error, f"{protocol} is not offered")
+    return AutodiscoverAnswer(_SETTINGS, body)
+
+
+def pacc_answer(match: Match | None) -> bytes | None:
+    """The PACC document of the matched domain; None when it is not served (no provider, or
+    one that only redirects: PACC cannot describe a redirect)."""
+    if match is None or not match.entry.has_settings:
+        return None
+    return pacc.render(match.provider, match.domain)

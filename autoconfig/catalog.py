@@ -5,15 +5,16 @@ time) and never changed afterwards: a reload builds a new catalog and swaps one 
 request in flight keeps the catalog it started with.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import NamedTuple
 
 from multidict import CIMultiDict
 
 from .config.loader import Config
-from .formats import mobileconfig, mobilesync, outlook, thunderbird
-from .model import Provider, Redirect
+from .formats import autodiscover_json, mobileconfig, mobilesync, outlook, thunderbird
+from .model import Domain, Provider, Redirect
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,8 @@ class ProviderEntry:
     mobileconfig: mobileconfig.CompiledMobileconfig
     mobilesync: mobilesync.CompiledMobileSync | None
     """None when the provider declares no ActiveSync URL."""
+    activesync_json: bytes | None
+    """autodiscover.json's ActiveSync answer (the same for every address); None without one."""
     has_settings: bool
     """Provider.has_settings, read on every request, so worked out once."""
     hosts_need_local_part: bool
@@ -41,6 +44,7 @@ class ProviderEntry:
             outlook=outlook.compile_provider(provider),
             mobileconfig=mobileconfig.compile_provider(provider),
             mobilesync=mobilesync.compile_provider(provider),
+            activesync_json=autodiscover_json.render_activesync(provider),
             has_settings=provider.has_settings,
             hosts_need_local_part=provider.hosts_need_local_part,
             mobileconfig_headers=CIMultiDict(
@@ -89,6 +93,35 @@ class Match(NamedTuple):
     def redirect(self) -> Redirect | None:
         """A redirect of the domain itself wins over one of its provider."""
         return self.listing.redirect
+
+
+class Rule(StrEnum):
+    """How a lookup found its provider, in the order the catalog tries them."""
+
+    EXACT = "exact"
+    WILDCARD = "wildcard"
+    DEFAULT = "default"
+
+
+class Explanation(NamedTuple):
+    """A lookup's answer and how it came about, for people (`autoconfig lookup`)."""
+
+    match: Match
+    rule: Rule
+    listed_as: Domain | None
+    """The provider's entry that matched (`example.org` or `*.example.org`); None for the
+    default provider."""
+    position: int | None
+    """Where that entry is in the provider's `domains` (inline ones first, as written)."""
+
+
+def _parents(domain: str) -> Iterator[str]:
+    """`b.a.example`, then `a.example`, then `example` for `c.b.a.example`: the names whose
+    wildcard covers the domain, most specific first."""
+    rest = domain
+    while "." in rest:
+        rest = rest.split(".", 1)[1]
+        yield rest
 
 
 class Catalog:
@@ -142,6 +175,11 @@ class Catalog:
                     del index[key]
 
     @property
+    def default_provider(self) -> str | None:
+        """The id of the provider that answers for domains listed nowhere, if one does."""
+        return self._default.provider.id if self._default is not None else None
+
+    @property
     def domain_count(self) -> int:
         return len(self._exact) + len(self._wildcards)
 
@@ -162,3 +200,26 @@ class Catalog:
                 return None
             return Match(self._default, domain, self._default_listing)
         return Match(found[0], domain, found[1])
+
+    def explain(self, domain: str) -> Explanation | None:
+        """`lookup`'s answer, with the rule and the entry it came from; None when unserved.
+
+        `lookup` is the hot path, so it keeps its walk inline and says nothing of how it
+        matched; this asks it for the answer, then names the entry that answer came from
+        (the tests hold the two together). Linear in the provider's domains: for people.
+        """
+        match = self.lookup(domain)
+        if match is None:
+            return None
+        if domain in self._exact:
+            rule, name = Rule.EXACT, domain
+        else:
+            name = next((parent for parent in _parents(domain) if parent in self._wildcards), "")
+            rule = Rule.WILDCARD if name else Rule.DEFAULT
+        if rule is Rule.DEFAULT:
+            return Explanation(match, rule, None, None)
+        wildcard = rule is Rule.WILDCARD
+        for position, entry in enumerate(match.provider.domains):
+            if entry.name == name and entry.wildcard == wildcard:
+                return Explanation(match, rule, entry, position)
+        raise LookupError(f"{name} is indexed but not listed by {match.provider.id}")

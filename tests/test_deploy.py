@@ -55,7 +55,7 @@ NGINX_WELL_KNOWN = DEPLOY / "nginx" / "well-known.conf"
 KUBERNETES_VERSIONS = sorted({"1.30", kubernetes_validate.latest_version()})
 """The oldest release the manifests promise to work on, and the newest the validator knows."""
 
-OPERATOR_PATHS = ("/healthz", "/readyz", "/metrics")
+OPERATOR_PATHS = ("/healthz", "/readyz", "/metrics", "/catalog")
 """For monitoring on the inside; the proxies answer them with 404 from the outside."""
 
 

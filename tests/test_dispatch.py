@@ -379,6 +379,7 @@ WORKING_REQUEST = {
         b"",
     ),
     ("GET", "/autodiscover/autodiscover.xml"): _POX_GET,
+    ("GET", "/catalog"): _NOTHING,
     ("GET", "/email.mobileconfig"): _ALICE,
     ("GET", "/healthz"): _NOTHING,
     ("GET", "/mail/config-v1.1.xml"): _ALICE,

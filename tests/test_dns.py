@@ -4,6 +4,9 @@ Every output is parsed with dnspython, as a name server would read it, and the r
 field by field against the providers the tests load or build.
 """
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import dns.name
@@ -290,3 +293,82 @@ def test_internationalised_domain_fills_host_names_with_a_labels():
 def test_ttl_outside_the_dns_range_is_refused(bundled, ttl):
     with pytest.raises(ValueError, match="TTL"):
         render_zone(bundled[0], "example.com", ttl=ttl)
+
+
+# --- a target that is one of the published names ---------------------------------------------
+
+
+def certificate_names(text: str) -> list[str]:
+    """The names of the "needs certificates for a, b and c." sentence, in order."""
+    found = re.search(r"needs certificates for (.+?)\.(?: |$)", comments(text))
+    assert found, text
+    return re.split(r", | and ", found.group(1))
+
+
+@pytest.mark.parametrize("prefix", ["autoconfig.", "autodiscover.", "ua-auto-config."])
+def test_a_published_name_as_target_gets_addresses_and_the_others_point_at_it(bundled, prefix):
+    target = f"{prefix}example.com"
+    text = render_zone(bundled[0], "example.com", target=target)
+    zone = parse(text, "example.com")
+
+    assert zone.get_rdataset(f"{target}.", dns.rdatatype.CNAME) is None, "a CNAME to itself"
+    assert f"{target}. 3600 IN A " in comments(text)
+    others = {"autoconfig.", "autodiscover.", "ua-auto-config."} - {prefix}
+    for other in others:
+        (cname,) = zone.get_rdataset(f"{other}example.com.", dns.rdatatype.CNAME)
+        assert cname.target.to_text() == f"{target}."
+    assert srv(zone, "_autodiscover._tcp.example.com.") == [(0, 0, 443, f"{target}.")]
+    names = certificate_names(text)
+    assert sorted(names) == sorted(
+        f"{p}example.com" for p in ("autoconfig.", "autodiscover.", "ua-auto-config.")
+    )
+
+
+def test_certificate_names_never_repeat_and_include_the_target(bundled):
+    text = render_zone(bundled[0], "example.com", target="cfg.example.net")
+    assert certificate_names(text) == [
+        "autoconfig.example.com",
+        "autodiscover.example.com",
+        "ua-auto-config.example.com",
+        "cfg.example.net",
+    ]
+    assert certificate_names(render_zone(bundled[0], "example.com")) == [
+        "autoconfig.example.com",
+        "autodiscover.example.com",
+        "ua-auto-config.example.com",
+    ]
+
+
+def test_redirect_only_provider_names_no_pacc_certificate():
+    redirected = provider(redirect=Redirect(url="https://autodiscover.other.example/a.xml"))
+    text = render_zone(redirected, "mail.example", target="autodiscover.mail.example")
+    zone = parse(text, "mail.example")
+    assert zone.get_rdataset("autodiscover.mail.example.", dns.rdatatype.CNAME) is None
+    (cname,) = zone.get_rdataset("autoconfig.mail.example.", dns.rdatatype.CNAME)
+    assert cname.target.to_text() == "autodiscover.mail.example."
+    assert certificate_names(text) == ["autoconfig.mail.example", "autodiscover.mail.example"]
+
+
+def test_the_cli_handles_a_published_name_given_in_any_case_with_a_trailing_dot():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autoconfig",
+            "dns",
+            "example.com",
+            "--config",
+            str(BUNDLED),
+            "--target",
+            "AutoConfig.Example.COM.",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    zone = parse(result.stdout, "example.com")
+    assert zone.get_rdataset("autoconfig.example.com.", dns.rdatatype.CNAME) is None
+    (cname,) = zone.get_rdataset("autodiscover.example.com.", dns.rdatatype.CNAME)
+    assert cname.target.to_text() == "autoconfig.example.com."
+    assert certificate_names(result.stdout).count("autoconfig.example.com") == 1

@@ -53,6 +53,7 @@ MAIN_PORT_REQUESTS = [
     ("GET", "/static/copy.js", ("static", "people")),
     ("GET", "/healthz", ("healthz", "operations")),
     ("GET", "/readyz", ("readyz", "operations")),
+    ("GET", "/catalog", ("catalog", "operations")),
 ]
 PLAIN_HTTP_REQUESTS = [
     ("GET", f"/mail/config-v1.1.xml?emailaddress={ADDRESS}", ("config-v1.1.xml", "thunderbird")),

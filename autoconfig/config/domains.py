@@ -6,7 +6,7 @@ the first. A domain entry written as a mapping carries its own redirect, with th
 provider's redirect, so both are read here by `read_redirect`.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -47,6 +47,32 @@ def read_redirect(r: Reader, fields: dict[str, yaml.Node], path: str) -> Redirec
     return None
 
 
+def domain_list_entries(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, entry) of a domain-list file: one a line, `#` starts a comment."""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        entry = raw.split("#", 1)[0].strip()
+        if entry:
+            yield number, entry
+
+
+def line_in_domain_list(text: str, domain: Domain) -> int | None:
+    """The line of a domain-list file that lists `domain`, read as the loader reads it.
+
+    Lines are not kept at load time (100,000 domains would cost memory for a question asked
+    rarely), so `lookup` reads the file again: written as stored (lower-case A-labels) first,
+    cheaply, and only then every entry normalised (`Bücher.example` is listed as itself).
+    """
+    wanted = str(domain)
+    entries = list(domain_list_entries(text))
+    for number, entry in entries:
+        if entry.lower().rstrip(".") == wanted:
+            return number
+    for number, entry in entries:
+        if domain_name(entry) == (domain.name, domain.wildcard):
+            return number
+    return None
+
+
 class DomainReader:
     """Reads the domains of providers: inline entries and domain-list files, each claimed once."""
 
@@ -57,6 +83,7 @@ class DomainReader:
         base: Path,
         read: Callable[[Path], str],
         files: list[Path],
+        lists: dict[tuple[str, str], Path] | None = None,
     ) -> None:
         self.r = reader
         self.claims = claims
@@ -64,6 +91,8 @@ class DomainReader:
         self.read = read
         self.files = files
         """Where each domain-list file is recorded, read or not, for the watcher."""
+        self.lists = {} if lists is None else lists
+        """(file, path of `domainsFile`) -> the domain-list file it names, for `lookup`."""
 
     def domains(
         self, fields: dict[str, yaml.Node], node: yaml.Node, path: str
@@ -112,6 +141,7 @@ class DomainReader:
             return name
         file = self.base / name
         self.files.append(file)
+        self.lists[(self.r.file, path)] = file
         try:
             text = self.read(file)
         except (OSError, UnicodeDecodeError) as exc:
@@ -119,10 +149,7 @@ class DomainReader:
             return self.r.error(node, path, UNREADABLE, f"{str(file)!r} cannot be read: {reason}")
         domains = []
         failed = False
-        for number, raw in enumerate(text.splitlines(), start=1):
-            entry = raw.split("#", 1)[0].strip()
-            if not entry:
-                continue
+        for number, entry in domain_list_entries(text):
             parsed = domain_name(entry)
             if isinstance(parsed, str):
                 self.r.errors.append(Diagnostic(str(file), number, path, INVALID_VALUE, parsed))

@@ -39,6 +39,8 @@ class Config:
     default_provider: str | None = None
     files: tuple[Path, ...] = ()
     lines: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    domain_lists: Mapping[tuple[str, str], Path] = field(default_factory=dict)
+    """(file, `providers[i].domainsFile`) -> the domain-list file it names."""
 
     def locate(self, index: int, subpath: str = "") -> tuple[str, int, str]:
         """(file, line, path) of a field of provider `index`, or of the provider itself."""
@@ -62,6 +64,7 @@ class _ConfigLoader:
         self.read = read
         self.errors: list[Diagnostic] = []
         self.lines: dict[tuple[str, str], int] = {}
+        self.domain_lists: dict[tuple[str, str], Path] = {}
         self.claims = Claims()
         self.files: list[Path] = []
         self.providers: list[Provider] = []
@@ -110,7 +113,9 @@ class _ConfigLoader:
             empty = isinstance(node, yaml.SequenceNode) and not node.value
             if main and empty and "include" not in top:
                 reader.error(node, "providers", MISSING, "is empty: list at least one provider")
-            domains = DomainReader(reader, self.claims, path.parent, self.read, self.files)
+            domains = DomainReader(
+                reader, self.claims, path.parent, self.read, self.files, self.domain_lists
+            )
             providers = ProviderReader(domains)
             for provider, provider_path, line in providers.providers(node):
                 self.providers.append(provider)
@@ -177,6 +182,7 @@ class _ConfigLoader:
             default_provider=default,
             files=tuple(self.files),
             lines=self.lines,
+            domain_lists=self.domain_lists,
         )
 
 

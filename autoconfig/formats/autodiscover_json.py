@@ -22,6 +22,7 @@ import json
 import re
 from enum import StrEnum
 
+from ..address import MAX_DOMAIN_OCTETS
 from ..model import Provider
 from .mobilesync import activesync_url
 
@@ -76,6 +77,13 @@ def render_url(protocol: Protocol, url: str) -> bytes:
 def pox_url(base_url: str) -> str:
     """This server's POX endpoint under its public base URL."""
     return base_url + POX_PATH
+
+
+def usual_base_url(domain: str) -> str | None:
+    """Where Outlook asks for a normalised domain, `https://autodiscover.<domain>`: this server's
+    base URL when nothing better names it. None when that name is longer than DNS allows."""
+    host = f"autodiscover.{domain}"
+    return f"https://{host}" if len(host) <= MAX_DOMAIN_OCTETS else None
 
 
 def render_autodiscover_v1(url: str) -> bytes:

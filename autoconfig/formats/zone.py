@@ -89,31 +89,54 @@ def _unpublishable(host: str) -> str | None:
     return None
 
 
-def _client_names(domain: str, target: str | None, ttl: int) -> Iterator[_Line]:
+def _and(names: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _address_guidance(names: tuple[str, ...], ttl: int) -> Iterator[_Line]:
+    """The A/AAAA records to make by hand, as comments: only the admin knows the addresses."""
+    width = max(len(name) for name in names)
+    for name in names:
+        yield f"{name:<{width}} {ttl} IN A     <IPv4 address of this server>"
+        yield f"{name:<{width}} {ttl} IN AAAA  <IPv6 address of this server>"
+
+
+def _self_target(name: str) -> str:
+    return (
+        f"{name[:-1]} is the --target itself, so it cannot be a CNAME (it would point at "
+        "itself): give it the addresses of the host that runs autoconfig; the other names "
+        "point at it."
+    )
+
+
+def _client_names(
+    domain: str, target: str | None, ttl: int, pacc_name: str | None
+) -> Iterator[_Line]:
     """autoconfig/autodiscover names and the Autodiscover SRV record.
 
     With a target, the SRV record points at the target itself rather than at
-    autodiscover.<domain>, because RFC 2782 forbids an SRV target that is an alias (CNAME).
+    autodiscover.<domain>, because RFC 2782 forbids an SRV target that is an alias (CNAME). A
+    target that is one of the names published here names the host the server runs on: that
+    name gets the addresses and the others point at it. `pacc_name` is the PACC host name when
+    PACC records are published, for the list of names that need certificates.
     """
     names = (f"autoconfig.{domain}.", f"autodiscover.{domain}.")
     yield f"Thunderbird asks {names[0]}, Outlook {names[1]}"
-    if target is not None:
-        for name in names:
-            yield (name, "CNAME", _absolute(target))
-        srv_target = _absolute(target)
-    else:
+    if target is None:
         yield "No target host given: point both names at the addresses of the host that runs"
         yield "autoconfig (or run again with --target HOST to get CNAME records instead):"
-        width = max(len(name) for name in names)
-        for name in names:
-            yield f"{name:<{width}} {ttl} IN A     <IPv4 address of this server>"
-            yield f"{name:<{width}} {ttl} IN AAAA  <IPv6 address of this server>"
-        srv_target = names[1]
-    also = f" and {srv_target[:-1]}" if target is not None else ""
-    yield (
-        "The TLS reverse proxy in front of autoconfig needs certificates for "
-        f"{names[0][:-1]}, {names[1][:-1]}{also}."
-    )
+        yield from _address_guidance(names, ttl)
+    for name in names if target is not None else ():
+        if name == target:
+            yield _self_target(name)
+            yield from _address_guidance((name,), ttl)
+        else:
+            yield (name, "CNAME", target)
+    srv_target = target or names[1]
+    served = (*names, *filter(None, (pacc_name, target)))
+    certified = [name[:-1] for name in dict.fromkeys(served)]
+    yield f"The TLS reverse proxy in front of autoconfig needs certificates for {_and(certified)}."
     yield ""
     yield f"Outlook also finds Autodiscover through SRV, on port {AUTODISCOVER_PORT} of the target."
     yield (f"_autodiscover._tcp.{domain}.", "SRV", f"0 0 {AUTODISCOVER_PORT} {srv_target}")
@@ -154,7 +177,7 @@ def _mail_services(provider: Provider, domain: str) -> Iterator[_Line]:
             yield (owner, "SRV", f"{priority} {WEIGHT} {server.port} {host}.")
 
 
-def _pacc(provider: Provider, domain: str, target: str | None) -> Iterator[_Line]:
+def _pacc(provider: Provider, domain: str, target: str | None, ttl: int) -> Iterator[_Line]:
     """The PACC host name and the TXT digest of the exact document this server sends.
 
     Any change to the provider's entry changes the bytes and so the digest: publish the new
@@ -164,10 +187,13 @@ def _pacc(provider: Provider, domain: str, target: str | None) -> Iterator[_Line
     name = f"{pacc.HOST_PREFIX}{domain}."
     yield "PACC (draft-ietf-mailmaint-pacc): clients fetch"
     yield f"https://{name[:-1]}{pacc.PATH} and check its SHA-256 against this TXT record."
-    if target is not None:
-        yield (name, "CNAME", _absolute(target))
-    else:
+    if target is None:
         yield f"Point {name} at this server (A/AAAA, or run again with --target HOST)."
+    elif name == target:
+        yield _self_target(name)
+        yield from _address_guidance((name,), ttl)
+    else:
+        yield (name, "CNAME", target)
     for missing in pacc.unexpressed(provider):
         yield f"PACC cannot express {missing}; the document leaves it out."
     yield (f"_ua-auto-config.{domain}.", "TXT", f'"{pacc.txt_record(body)}"')
@@ -200,21 +226,25 @@ def render_zone(provider: Provider, domain: str, target: str | None = None, ttl:
     `domain` is normalised (lower-case A-labels), and is used as it is even when it matched a
     wildcard, because records must exist under the name that clients ask about. `target` is the
     host name that runs this server; without it the admin gets A/AAAA guidance as comments,
-    since only they know the server's addresses.
+    since only they know the server's addresses. A target that is one of the names published
+    here (`autoconfig.<domain>`, say) gets that guidance instead of a CNAME to itself.
     """
     if not 0 <= ttl <= MAX_TTL:
         raise ValueError(f"{ttl} is not a DNS TTL (0-{MAX_TTL})")
+    target = _absolute(target) if target else None
+    has_servers = bool(provider.incoming or provider.outgoing)
+    pacc_name = f"{pacc.HOST_PREFIX}{domain}." if has_servers else None
     lines: list[_Line] = [
         f"DNS records for {domain}",
         f"provider {provider.id} ({provider.display_name})",
         "",
-        *_client_names(domain, target, ttl),
+        *_client_names(domain, target, ttl, pacc_name),
         "",
     ]
-    if provider.incoming or provider.outgoing:
+    if has_servers:
         lines.extend(_mail_services(provider, domain))
         lines.append("")
-        lines.extend(_pacc(provider, domain, target))
+        lines.extend(_pacc(provider, domain, target, ttl))
     else:
         why = " (it only redirects Autodiscover clients)" if provider.redirect else ""
         lines.append(

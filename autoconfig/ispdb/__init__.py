@@ -5,7 +5,7 @@
 - export.py: providers written back as ISPDB files, and what that form cannot carry
 """
 
-from .export import export_losses, export_providers
+from .export import export_losses, export_providers, exportable
 from .importer import import_files
 
-__all__ = ["export_losses", "export_providers", "import_files"]
+__all__ = ["export_losses", "export_providers", "exportable", "import_files"]

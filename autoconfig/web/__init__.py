@@ -7,7 +7,7 @@ One module per client family, with its routes and metrics labels and no XML of i
 - apple.py: `/email.mobileconfig`, `/apple/mobileconfig`.
 - pacc.py: `/.well-known/user-agent-configuration.json`.
 - settings_page.py: `/`, `/settings`, `/settings/{domain}` and the page's static files (people).
-- operations.py: `/healthz`, `/readyz`, `/metrics`.
+- operations.py: `/healthz`, `/readyz`, `/catalog`, `/metrics`.
 - plain_http.py: the `--http-port` listener's redirect to https.
 
 What they share:

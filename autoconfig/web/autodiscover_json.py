@@ -1,13 +1,15 @@
 """HTTP for Autodiscover v2 (`autodiscover.json`), which new Outlook and Outlook mobile ask first.
 
-The address comes as `?Email=` or as the path segment after `/v1.0/`; the answer (one URL, or
-an error) is written by formats/autodiscover_json.py, and each error's HTTP status is chosen
-here: "not here" errors are 404, so that Outlook tries its next URL.
+The address comes as `?Email=` or as the path segment after `/v1.0/`; which answer it gets (one
+URL, or an error) is decided by answers.py and written by formats/autodiscover_json.py. Here
+this server's own URL is named (from `--public-url` or a believable Host) and each error's HTTP
+status is chosen: "not here" errors are 404, so that Outlook tries its next URL.
 """
 
 from aiohttp import web
 
-from ..address import MAX_DOMAIN_OCTETS, AddressError, EmailAddress, parse_address
+from ..address import AddressError, EmailAddress, parse_address
+from ..answers import POINT_AT_THIS_SERVER, Outcome, autodiscover_json_answer
 from ..catalog import Catalog, Match
 from ..formats import autodiscover_json
 from ..reload import ConfigState
@@ -26,6 +28,7 @@ ADDRESS_IN_PATH = (
     r"/{path:(?i:autodiscover/autodiscover\.json/v1\.0)}/{address:.+}",
 )
 OWN_NAME_PREFIXES = ("autodiscover.", "autoconfig.")
+_ERROR = Outcome.ERROR
 
 
 def _json(body: bytes, status: int = 200) -> web.Response:
@@ -102,35 +105,29 @@ class AutodiscoverJsonEndpoints:
         if self._keep_address:
             request[ADDRESS_KEY] = address
         match = self._state.catalog.lookup(address.ascii_domain)
-        if match is None:
-            return _json(autodiscover_json.render_unknown_domain(address.domain), 404)
-        if protocol is autodiscover_json.Protocol.AUTODISCOVER_V1:
-            return self._pox_url(request, match, address)
-        body = (
-            autodiscover_json.render_activesync(match.provider) if match.redirect is None else None
-        )
-        if body is None:
-            return _json(autodiscover_json.render_not_offered(protocol, address.domain), 404)
-        return _json(body)
+        answer = autodiscover_json_answer(match, address, protocol)
+        if answer is POINT_AT_THIS_SERVER and match is not None:
+            return self._own_pox_url(request, match, address)
+        return _json(answer.body, 404 if answer.outcome is _ERROR else 200)
 
-    def _pox_url(self, request: ClientRequest, match: Match, address: EmailAddress) -> web.Response:
-        """The POX URL: the redirect target of a domain sent elsewhere, else this server's own.
+    def _own_pox_url(
+        self, request: ClientRequest, match: Match, address: EmailAddress
+    ) -> web.Response:
+        """This server's POX URL, under --public-url when it is given.
 
-        Without --public-url the Host names the server, but only a Host inside the address's
-        own domain (autodiscover.example.com for example.com), or a name of the same provider,
-        is believed: a forged Host must never send a client to someone else's server.
+        Without it the Host names the server, but only a Host inside the address's own domain
+        (autodiscover.example.com for example.com), or a name of the same provider, is
+        believed: a forged Host must never send a client to someone else's server.
         """
-        redirect = match.redirect
-        if redirect is not None and redirect.url is not None:
-            return _json(autodiscover_json.render_autodiscover_v1(redirect.url))
         if self._own_pox_answer:
             return _json(self._own_pox_answer)
         host = self._proxies.host(request) or ""
         if not _host_belongs_to(host, address.ascii_domain, match, self._state.catalog):
-            host = f"autodiscover.{address.ascii_domain}"
-            if len(host) <= MAX_DOMAIN_OCTETS:  # a normalised domain: a valid host name
-                own = autodiscover_json.pox_url(f"https://{host}")
+            usual = autodiscover_json.usual_base_url(address.ascii_domain)
+            if usual is not None:
+                own = autodiscover_json.pox_url(usual)
                 return _json(autodiscover_json.render_autodiscover_v1(own))
+            host = f"autodiscover.{address.ascii_domain}"  # too long: public_base_url says so
         try:
             base = public_base_url(None, host)
         except HostError as exc:

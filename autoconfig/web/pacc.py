@@ -1,11 +1,13 @@
 """HTTP for PACC clients: the document of the domain the Host names (`ua-auto-config.<domain>`).
 
-The document is rendered by formats/pacc.py. Clients hash the body they receive against the
-domain's TXT record, so it is served exactly as rendered, identity-encoded.
+Whether it is served is answers.py's decision; the document is rendered by formats/pacc.py.
+Clients hash the body they receive against the domain's TXT record, so it is served exactly as
+rendered, identity-encoded.
 """
 
 from aiohttp import web
 
+from ..answers import pacc_answer
 from ..formats import pacc
 from ..reload import ConfigState
 from .host import domain_of_host
@@ -35,11 +37,11 @@ class PaccEndpoints:
         domain = domain_of_host(self._proxies.host(request) or "", HOST_PREFIXES)
         if domain is None:
             return not_served("this host name")
-        match = self._state.catalog.lookup(domain)
-        if match is None or not match.provider.has_settings:
+        body = pacc_answer(self._state.catalog.lookup(domain))
+        if body is None:
             return not_served(domain)
         return web.Response(
-            body=pacc.render(match.provider, match.domain),
+            body=body,
             content_type=pacc.CONTENT_TYPE,
             charset="utf-8",
             headers=SHARED_CACHE_HEADERS,
