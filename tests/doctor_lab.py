@@ -9,6 +9,8 @@
   different, as on a real network.
 - SMTP: aiosmtpd (submission with implicit TLS or STARTTLS).
 - HTTPS: the autoconfig app itself on an aiohttp TLS site.
+- Black holes: a TCP port that accepts and never answers (no TLS handshake completes there) and
+  a UDP port that never answers (a nameserver that is down).
 
 Servers that live in Python run on one event loop in a background thread, so they keep answering
 while a test blocks on a subprocess. Every address used is in 127.0.0.0/8.
@@ -343,6 +345,28 @@ async def smtp_server(
     loop = asyncio.get_running_loop()
     server = await loop.create_server(factory, loopback_only(address), 0, ssl=implicit_tls)
     return server, server.sockets[0].getsockname()[1]
+
+
+async def tcp_black_hole(address: str, port: int = 0) -> tuple[asyncio.base_events.Server, int]:
+    """A port that accepts connections and then says nothing, ever: a TLS client's handshake
+    never completes (a stuck proxy or load balancer with no server behind it)."""
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(4096):
+                pass
+        writer.close()
+
+    server = await asyncio.start_server(swallow, loopback_only(address), port)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def udp_black_hole(address: str = "127.0.0.1") -> socket.socket:
+    """A bound UDP socket nobody reads: a nameserver that never answers. Being bound, the port
+    sends no ICMP "port unreachable" either, so the client can only wait for its timeout."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((loopback_only(address), 0))
+    return sock
 
 
 async def https_site(app: Any, address: str, port: int, context: ssl.SSLContext) -> Any:

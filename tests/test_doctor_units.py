@@ -30,14 +30,15 @@ from autoconfig.doctor import (
     run,
 )
 from autoconfig.doctor.context import open_context
-from autoconfig.doctor.findings import Finding, Report, Status, failed, passed, warned
+from autoconfig.doctor.findings import Finding, Report, Status, Timing, failed, passed, warned
 from autoconfig.doctor.protocols import Capabilities
-from autoconfig.doctor.resolve import AiohttpResolver, Lookup
+from autoconfig.doctor.resolve import AiohttpResolver, Failure, Lookup, ResolveError
 from autoconfig.doctor.tls import Handshake, judge_handshake
 from autoconfig.formats import outlook
 from autoconfig.model import Authentication, Server, SocketType
 
 from .conftest import BUNDLED
+from .doctor_lab import udp_black_hole
 
 A = Authentication
 
@@ -86,6 +87,19 @@ def test_nameserver_forms(text, expected):
 def test_nameserver_must_be_an_address_and_port(text):
     with pytest.raises(ValueError):
         Nameserver.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("nameserver", "shown"),
+    [
+        (Nameserver("192.0.2.1"), "192.0.2.1"),
+        (Nameserver("192.0.2.1", 5353), "192.0.2.1:5353"),
+        (Nameserver("2001:db8::1", 5353), "[2001:db8::1]:5353"),
+    ],
+)
+def test_a_nameserver_is_shown_as_it_is_written_on_the_command_line(nameserver, shown):
+    assert str(nameserver) == shown
+    assert Nameserver.parse(shown) == nameserver
 
 
 def test_target_from_address_or_domain():
@@ -252,6 +266,9 @@ def test_a_service_providers_yaml_does_not_offer():
 # --- reports ----------------------------------------------------------------------------------
 
 
+TIMING = Timing(seconds=2.04, timeout=5, steps=23)
+
+
 def sample_report() -> Report:
     return Report(
         ("example.com",),
@@ -261,13 +278,14 @@ def sample_report() -> Report:
             failed("mail.tls", "imap imap.example.com:993 SSL", "certificate has expired", "renew"),
             passed("mail.connect", "imap imap.example.com:993 SSL", "connected"),
         ),
+        TIMING,
     )
 
 
 def test_exit_code_is_the_worst_status():
-    assert Report((), ()).exit_code == 0
-    assert Report((), (passed("a.b", "s", "d"),)).exit_code == 0
-    assert Report((), (passed("a.b", "s", "d"), warned("a.b", "s", "d"))).exit_code == 1
+    assert Report((), (), TIMING).exit_code == 0
+    assert Report((), (passed("a.b", "s", "d"),), TIMING).exit_code == 0
+    assert Report((), (passed("a.b", "s", "d"), warned("a.b", "s", "d")), TIMING).exit_code == 1
     assert sample_report().exit_code == 2
 
 
@@ -282,7 +300,8 @@ def test_text_report_has_a_line_per_check_and_fixes_under_problems():
     assert lines[fix + 1].strip() == "line two"
     assert lines[fix + 1].index("line two") == lines[fix].index("line one")
     assert "fix:" not in next(line for line in lines if "10 mx.example.com." in line)
-    assert lines[-1] == "4 checks: 2 passed, 1 warnings, 1 failed"
+    assert lines[-2] == "4 checks: 2 passed, 1 warning, 1 failed"
+    assert lines[-1] == "took 2.0 s (limit 115 s: 23 x --timeout 5 s)"
 
 
 def test_json_report_for_monitoring():
@@ -291,6 +310,12 @@ def test_json_report_for_monitoring():
     assert document["exit_code"] == 2
     assert document["counts"] == {"pass": 2, "warn": 1, "fail": 1}
     assert document["findings"][2]["section"] == "mail"
+    assert document["timing"] == {
+        "seconds": 2.04,
+        "limit_seconds": 115,
+        "timeout_seconds": 5,
+        "steps": 23,
+    }
 
 
 class Terminal(io.StringIO):
@@ -342,6 +367,41 @@ async def test_a_hanging_probe_costs_one_failure_not_the_run():
     )
     assert time.monotonic() - started < 5
     assert finding.status is Status.FAIL and "no result within" in finding.detail
+
+
+async def test_hanging_probes_end_within_the_limit_the_report_prints():
+    """Five probes that never finish, two at a time: each is cut off, and the run ends within
+    the bound `limit_steps` documents for five probes (plus a margin for scheduling)."""
+
+    async def hang() -> list[Finding]:
+        await asyncio.sleep(60)
+        return []
+
+    settings = options(timeout=0.05, concurrency=2)
+    probes = [run.Probe(f"p{n}", "mail.connect", f"s{n}", hang) for n in range(5)]
+    started = time.monotonic()
+    findings = await run.run_probes(probes, settings)
+    elapsed = time.monotonic() - started
+    assert [f.status for f in findings] == [Status.FAIL] * 5
+    assert elapsed <= run.limit_steps(len(probes), settings) * settings.timeout + 0.5
+
+
+async def test_each_lookup_with_its_retries_ends_within_the_timeout():
+    """A nameserver that never answers: dnspython retries within its lifetime and used to
+    overrun it; the lookup must end within --timeout (plus a margin for scheduling), and say
+    so without dnspython's trace of attempts."""
+    with udp_black_hole() as silent:
+        port = silent.getsockname()[1]
+        lookup = Lookup([Nameserver("127.0.0.1", port)], timeout=0.6)
+        started = time.monotonic()
+        with pytest.raises(ResolveError) as silence:
+            await lookup.addresses("imap.example.com")
+        assert time.monotonic() - started <= 0.6 + 0.5
+    assert silence.value.failure is Failure.NO_ANSWER
+    assert str(silence.value) == (
+        f"cannot look up imap.example.com: the nameserver 127.0.0.1:{port} did not answer "
+        "within 0.6 s"
+    )
 
 
 async def test_http_client_only_connects_where_the_doctor_resolved():
@@ -433,6 +493,26 @@ async def test_a_silent_port_fails_within_the_timeouts():
     assert time.monotonic() - started < 3
     greeting = findings["mail.greeting"]
     assert greeting.status is Status.FAIL and "no greeting" in greeting.detail
+
+
+async def test_a_handshake_that_never_completes_after_starttls_is_a_handshake_timeout():
+    async def imap(reader, writer):
+        writer.write(b"* OK ready\r\n")
+        while line := await reader.readline():
+            tag, command = line.decode().split()[:2]
+            if command == "CAPABILITY":
+                writer.write(b"* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\n")
+            writer.write(f"{tag} OK begin TLS\r\n".encode())
+            if command == "STARTTLS":
+                await reader.read()  # take the ClientHello, never answer it
+
+    server_, port = await fake_server(imap)
+    async with server_:
+        findings = by_check(await probe(server("imap", port, SocketType.STARTTLS), timeout=0.3))
+    tls = findings["mail.tls"]
+    assert tls.status is Status.FAIL
+    assert tls.detail.startswith("after STARTTLS: TLS handshake timeout: the port accepted")
+    assert "within 0.3 s" in tls.detail
 
 
 async def test_tls_older_than_1_2_is_refused(tmp_path):

@@ -15,6 +15,9 @@ import aiohttp
 from .resolve import AiohttpResolver, Lookup, Nameserver
 from .tls import client_context
 
+REQUEST_STEPS = 3
+"""An HTTPS request is connect, handshake and one reply: each a step, and three in all."""
+
 
 @dataclass(frozen=True, slots=True)
 class Options:
@@ -47,7 +50,10 @@ async def open_context(options: Options) -> AsyncIterator[Context]:
     connector = aiohttp.TCPConnector(
         resolver=AiohttpResolver(lookup), ssl=tls, force_close=True, limit=options.concurrency
     )
-    timeout = aiohttp.ClientTimeout(total=options.timeout * 3, sock_connect=options.timeout)
+    step = options.timeout
+    timeout = aiohttp.ClientTimeout(
+        total=step * REQUEST_STEPS, connect=step * 2, sock_connect=step, sock_read=step
+    )
     async with aiohttp.ClientSession(
         connector=connector, timeout=timeout, headers={"User-Agent": "autoconfig-doctor"}
     ) as http:

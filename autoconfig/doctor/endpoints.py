@@ -24,10 +24,10 @@ from ..formats.outlook import OUTLOOK_NS, REQUEST_NS
 from ..formats.template import xml_escape
 from . import answers
 from .context import Context
-from .findings import Finding, failed, passed, warned
+from .findings import Finding, failed, lookup_failed, passed, warned
 from .protocols import describe_connect_error
 from .resolve import ResolveError
-from .tls import describe_tls_error, handshake_of, judge_handshake
+from .tls import HandshakeTimeout, describe_tls_error, judge_handshake, start_tls
 
 THUNDERBIRD_PATH = "/mail/config-v1.1.xml"
 WELL_KNOWN_PATH = "/.well-known/autoconfig/mail/config-v1.1.xml"
@@ -261,25 +261,17 @@ def pacc_request(match: Match) -> Callable[[Context, str], Awaitable[Finding]]:
 
 
 async def _tls_probe(context: Context, host: str, subject: str) -> Finding:
-    """One verified handshake per host, to report the certificate and TLS version."""
+    """One verified handshake per host, to report the certificate and TLS version.
+
+    Connecting and the handshake are separate steps, so a port that takes the connection but
+    never completes a handshake is reported as that, not as a connect timeout.
+    """
     addresses = await context.lookup.addresses(host)
-    port = context.options.https_port
+    port, timeout = context.options.https_port, context.options.timeout
     try:
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(
-                addresses[0],
-                port,
-                ssl=context.tls,
-                server_hostname=host,
-                ssl_handshake_timeout=context.options.timeout,
-            ),
-            context.options.timeout,
-        )
-    except (ssl.SSLError, ssl.CertificateError) as exc:
-        detail, fix = describe_tls_error(exc)
-        return failed("https.tls", subject, detail, fix)
-    except (OSError, TimeoutError) as exc:
-        reason = describe_connect_error(exc, context.options.timeout)
+        _, writer = await asyncio.wait_for(asyncio.open_connection(addresses[0], port), timeout)
+    except OSError as exc:
+        reason = describe_connect_error(exc, timeout)
         return failed(
             "https.tls",
             subject,
@@ -287,11 +279,22 @@ async def _tls_probe(context: Context, host: str, subject: str) -> Finding:
             f"{host} must lead to the TLS reverse proxy in front of autoconfig",
         )
     try:
-        handshake = handshake_of(writer.get_extra_info("ssl_object"))
+        handshake = await start_tls(writer, context.tls, host, timeout)
+    except (ssl.SSLError, HandshakeTimeout) as exc:
+        detail, fix = describe_tls_error(exc)
+        return failed("https.tls", subject, detail, fix)
+    except OSError as exc:
+        reason = describe_connect_error(exc, timeout)
+        return failed(
+            "https.tls",
+            subject,
+            f"the TLS handshake broke off: {reason}",
+            "look at the log of the TLS proxy in front of autoconfig for this connection",
+        )
     finally:
         writer.close()
         with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
-            await asyncio.wait_for(writer.wait_closed(), context.options.timeout)
+            await asyncio.wait_for(writer.wait_closed(), timeout)
     return judge_handshake("https.tls", subject, host, handshake)
 
 
@@ -301,6 +304,8 @@ async def check_host(context: Context, host: Host) -> list[Finding]:
     try:
         tls = await _tls_probe(context, host.name, subject)
     except ResolveError as exc:
+        if not exc.missing:
+            return [lookup_failed("https.tls", subject, exc)]
         if host.optional:
             return []
         return [
@@ -334,22 +339,29 @@ async def check_host(context: Context, host: Host) -> list[Finding]:
     return findings
 
 
+def client_names(match: Match) -> tuple[str, ...]:
+    """The prefixes of the names clients of this domain ask (`autoconfig`, `autodiscover`).
+
+    Thunderbird gets 404 from a provider without settings (one that only redirects Outlook),
+    so such a domain needs no autoconfig.<domain>: only Autodiscover is expected of it.
+    """
+    return ("autoconfig", "autodiscover") if match.provider.has_settings else ("autodiscover",)
+
+
 def hosts_for(match: Match, address: EmailAddress) -> list[Host]:
     """The public names clients of this domain use, and what they ask each one."""
     domain = match.domain
+    autodiscover = Host(f"autodiscover.{domain}")
+    autodiscover.requests.append(pox_request(match, address))
+    autodiscover.requests.append(json_request(match, address))
+    if "autoconfig" not in client_names(match):
+        return [autodiscover]
     autoconfig = Host(f"autoconfig.{domain}")
     autoconfig.requests.append(thunderbird_request(match, address, THUNDERBIRD_PATH, False))
     well_known = Host(domain, optional=True)
     well_known.requests.append(thunderbird_request(match, address, WELL_KNOWN_PATH, True))
-    autodiscover = Host(f"autodiscover.{domain}")
-    autodiscover.requests.append(pox_request(match, address))
-    autodiscover.requests.append(json_request(match, address))
-    hosts = [autoconfig, well_known, autodiscover]
-    if match.provider.has_settings:
-        hosts.append(
-            Host(f"{pacc.HOST_PREFIX}{domain}", optional=True, requests=[pacc_request(match)])
-        )
-    return hosts
+    pacc_host = Host(f"{pacc.HOST_PREFIX}{domain}", optional=True, requests=[pacc_request(match)])
+    return [autoconfig, well_known, autodiscover, pacc_host]
 
 
 async def srv_host(context: Context, match: Match, address: EmailAddress) -> list[Finding]:

@@ -70,12 +70,52 @@ def failed(check: str, subject: str, detail: str, fix: str | None = None) -> Fin
     return Finding(check, subject, Status.FAIL, detail, fix)
 
 
+NAMESERVER_FIX = (
+    "nothing to publish: the lookup itself failed; check the nameserver (or name another with "
+    "--nameserver) and run the doctor again"
+)
+
+
+def lookup_failed(check: str, subject: str, error: Exception) -> Finding:
+    """A lookup that failed for another reason than a missing name (no answer, refused): there
+    is nothing to publish, so the fix is about the nameserver, never a zone-file line."""
+    return failed(check, subject, str(error), NAMESERVER_FIX)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How long a run took, and the most it could have taken.
+
+    The bound is known before the first probe (`run.limit_steps`), so monitoring can set its own
+    timeout above it and never kill a run that would have answered.
+    """
+
+    seconds: float
+    timeout: float
+    """`--timeout`: the limit of each network step."""
+    steps: int
+    """How many timeouts the run could take at most."""
+
+    @property
+    def limit(self) -> float:
+        return self.timeout * self.steps
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 3),
+            "limit_seconds": self.limit,
+            "timeout_seconds": self.timeout,
+            "steps": self.steps,
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
     """Every finding of a run, in a stable order (the order checks were planned, not finished)."""
 
     targets: tuple[str, ...]
     findings: tuple[Finding, ...]
+    timing: Timing
 
     @property
     def status(self) -> Status:
@@ -97,4 +137,5 @@ class Report:
             "exit_code": self.exit_code,
             "counts": self.counts(),
             "findings": [finding.as_dict() for finding in self.findings],
+            "timing": self.timing.as_dict(),
         }

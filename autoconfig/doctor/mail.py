@@ -14,7 +14,7 @@ import ssl
 
 from ..model import SocketType
 from .context import Context
-from .findings import Finding, failed, passed, warned
+from .findings import Finding, failed, lookup_failed, passed, warned
 from .protocols import (
     DIALECTS,
     MAX_LINE_BYTES,
@@ -37,35 +37,24 @@ from .rules import (
 )
 from .tls import (
     Handshake,
+    HandshakeTimeout,
     answered_in_tls,
     describe_tls_error,
-    handshake_of,
     insecure_context,
     judge_handshake,
 )
 
 
-async def _open(
-    context: Context, target: MailTarget, tls: ssl.SSLContext | None
-) -> tuple[Conversation, str]:
-    """Connect to the first address of the host that answers; (conversation, address:port)."""
+async def _connect(context: Context, target: MailTarget) -> tuple[Conversation, str]:
+    """TCP to the first address of the host that answers; (conversation, address:port)."""
     addresses = await context.lookup.addresses(target.host)
     error: BaseException | None = None
     for address in addresses:
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(
-                    address,
-                    target.server.port,
-                    ssl=tls,
-                    server_hostname=target.host if tls else None,
-                    ssl_handshake_timeout=context.options.timeout if tls else None,
-                    limit=MAX_LINE_BYTES,
-                ),
+                asyncio.open_connection(address, target.server.port, limit=MAX_LINE_BYTES),
                 context.options.timeout,
             )
-        except (ssl.SSLError, ssl.CertificateError):
-            raise
         except (OSError, TimeoutError) as exc:
             error = exc
             continue
@@ -78,13 +67,19 @@ async def _open(
 async def _first_line(context: Context, target: MailTarget, tls: bool) -> str | None:
     """The first line the port sends with (or without) TLS, to explain a socket type mismatch."""
     try:
-        talk, _ = await _open(context, target, insecure_context() if tls else None)
-    except (OSError, TimeoutError, ssl.SSLError, ResolveError):
+        talk, _ = await _connect(context, target)
+    except (OSError, TimeoutError, ResolveError):
         return None
     try:
-        return await talk.line()
-    except (ProtocolError, OSError, ssl.SSLError):
-        return "" if tls else None
+        if tls:
+            try:
+                await talk.start_tls(insecure_context(), target.host)
+            except (OSError, HandshakeTimeout):
+                return None
+        try:
+            return await talk.line()
+        except (ProtocolError, OSError):
+            return "" if tls else None
     finally:
         await talk.close()
 
@@ -148,11 +143,12 @@ class _Probe:
         return _Stop()
 
     async def connect(self) -> Conversation:
-        target, socket_type = self.target, self.target.server.socket_type
-        tls = self.context.tls if socket_type is SocketType.SSL else None
+        target = self.target
         try:
-            talk, where = await _open(self.context, target, tls)
+            talk, where = await _connect(self.context, target)
         except ResolveError as exc:
+            if not exc.missing:
+                raise self.stop(lookup_failed("mail.connect", target.subject, exc)) from exc
             raise self.stop(
                 failed(
                     "mail.connect",
@@ -162,11 +158,6 @@ class _Probe:
                     "providers.yaml",
                 )
             ) from exc
-        except (ssl.SSLCertVerificationError, ssl.CertificateError) as exc:
-            detail, fix = describe_tls_error(exc)
-            raise self.stop(failed("mail.tls", target.subject, detail, fix)) from exc
-        except ssl.SSLError as exc:
-            raise self.stop(await _diagnose_plaintext_port(self.context, target, exc)) from exc
         except (OSError, TimeoutError) as exc:
             reason = describe_connect_error(exc, self.context.options.timeout)
             raise self.stop(
@@ -179,10 +170,33 @@ class _Probe:
                 )
             ) from exc
         self.add(passed("mail.connect", target.subject, f"connected to {where}"))
-        if tls is not None:
-            ssl_object = talk.writer.get_extra_info("ssl_object")
-            self.add(self.judge_tls(handshake_of(ssl_object)))
+        if target.server.socket_type is SocketType.SSL:
+            await self.handshake(talk)
         return talk
+
+    async def handshake(self, talk: Conversation) -> None:
+        """Implicit TLS: the verified handshake comes before anything is said."""
+        try:
+            handshake = await talk.start_tls(self.context.tls, self.target.host)
+        except (ssl.SSLError, ssl.CertificateError, HandshakeTimeout, OSError) as exc:
+            await talk.close()
+            raise self.stop(await self.tls_failure(exc)) from exc
+        self.add(self.judge_tls(handshake))
+
+    async def tls_failure(self, exc: BaseException) -> Finding:
+        target = self.target
+        if isinstance(exc, ssl.SSLCertVerificationError | ssl.CertificateError | HandshakeTimeout):
+            detail, fix = describe_tls_error(exc)
+            return failed("mail.tls", target.subject, detail, fix)
+        if isinstance(exc, ssl.SSLError):
+            return await _diagnose_plaintext_port(self.context, target, exc)
+        reason = describe_connect_error(exc, self.context.options.timeout)
+        return failed(
+            "mail.tls",
+            target.subject,
+            f"the connection broke off during the TLS handshake: {reason}",
+            "look at the server's log for this connection",
+        )
 
     def judge_tls(self, handshake: Handshake) -> Finding:
         return judge_handshake("mail.tls", self.target.subject, self.target.host, handshake)
@@ -238,6 +252,11 @@ class _Probe:
             handshake = await talk.start_tls(self.context.tls, target.host)
             self.conversing = True
         except (ssl.SSLCertVerificationError, ssl.CertificateError) as exc:
+            detail, fix = describe_tls_error(exc)
+            raise self.stop(
+                failed("mail.tls", target.subject, f"after STARTTLS: {detail}", fix)
+            ) from exc
+        except HandshakeTimeout as exc:
             detail, fix = describe_tls_error(exc)
             raise self.stop(
                 failed("mail.tls", target.subject, f"after STARTTLS: {detail}", fix)

@@ -15,7 +15,7 @@ import ssl
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .tls import Handshake, handshake_of
+from .tls import Handshake, start_tls
 
 MAX_LINE_BYTES = 8192
 MAX_REPLY_LINES = 200
@@ -97,10 +97,8 @@ class Conversation:
         await asyncio.wait_for(self.writer.drain(), self.timeout)
 
     async def start_tls(self, context: ssl.SSLContext, host: str) -> Handshake:
-        await self.writer.start_tls(
-            context, server_hostname=host, ssl_handshake_timeout=self.timeout
-        )
-        return handshake_of(self.writer.get_extra_info("ssl_object"))
+        """The handshake, for implicit TLS or after STARTTLS; HandshakeTimeout if it hangs."""
+        return await start_tls(self.writer, context, host, self.timeout)
 
     @property
     def local_address(self) -> str:

@@ -4,7 +4,8 @@ The expected records are read back from `dns.render_zone`, the text admins are t
 the doctor and the `dns` command can never disagree, and every fix is a line of that text.
 """
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import dns.rdatatype
@@ -14,7 +15,7 @@ import dns.zone
 from ..formats import zone
 from ..model import Provider
 from .context import Context
-from .findings import Finding, failed, passed, warned
+from .findings import Finding, failed, lookup_failed, passed, warned
 from .resolve import SRV, ResolveError, srv_of, text_of
 
 _NOT_OFFERED: SRV = (0, 0, ".")
@@ -54,26 +55,33 @@ def _lines(rrset: dns.rrset.RRset) -> str:
     return rrset.to_text()
 
 
-async def check_client_names(context: Context, domain: str) -> list[Finding]:
-    """autoconfig.<domain> and autodiscover.<domain> must lead to addresses."""
-    findings = []
-    for prefix, client in (("autoconfig", "Thunderbird"), ("autodiscover", "Outlook")):
-        name = f"{prefix}.{domain}"
-        try:
-            addresses = await context.lookup.addresses(name)
-        except ResolveError as exc:
-            findings.append(
-                failed(
-                    "dns.name",
-                    name,
-                    f"{exc}: {client} cannot find the settings",
-                    f"{name}. 3600 IN CNAME <host that runs autoconfig>. (or A/AAAA records; "
-                    f"`autoconfig dns {domain} --target HOST` prints them)",
-                )
-            )
-            continue
-        findings.append(passed("dns.name", name, f"resolves to {', '.join(addresses)}"))
-    return findings
+CLIENT_NAMES = {"autoconfig": "Thunderbird", "autodiscover": "Outlook"}
+"""The names clients ask (prefix -> client), as `autoconfig dns` publishes them."""
+
+
+async def _client_name(context: Context, prefix: str, domain: str) -> Finding:
+    name, client = f"{prefix}.{domain}", CLIENT_NAMES[prefix]
+    try:
+        addresses = await context.lookup.addresses(name)
+    except ResolveError as exc:
+        if not exc.missing:
+            return lookup_failed("dns.name", name, exc)
+        return failed(
+            "dns.name",
+            name,
+            f"{exc}: {client} cannot find the settings",
+            f"{name}. 3600 IN CNAME <host that runs autoconfig>. (or A/AAAA records; "
+            f"`autoconfig dns {domain} --target HOST` prints them)",
+        )
+    return passed("dns.name", name, f"resolves to {', '.join(addresses)}")
+
+
+async def check_client_names(
+    context: Context, domain: str, prefixes: Sequence[str] = tuple(CLIENT_NAMES)
+) -> list[Finding]:
+    """The names clients ask (`autoconfig.<domain>`, `autodiscover.<domain>`) must lead to
+    addresses; all looked up at once."""
+    return list(await asyncio.gather(*(_client_name(context, p, domain) for p in prefixes)))
 
 
 def _judge_srv(owner: str, wanted: dns.rrset.RRset, found: list[SRV]) -> Finding:
@@ -118,18 +126,21 @@ def _judge_srv(owner: str, wanted: dns.rrset.RRset, found: list[SRV]) -> Finding
 
 async def check_mail_srv(context: Context, provider: Provider, domain: str) -> list[Finding]:
     """The RFC 6186 / 8314 SRV records against the provider's servers."""
-    findings = []
-    for rrset in Recommended.of(provider, domain).of_type("SRV"):
+
+    async def judge(rrset: dns.rrset.RRset) -> Finding:
         owner = rrset.name.to_text()
-        if owner.startswith("_autodiscover."):
-            continue
         try:
             found = await context.lookup.srv(owner)
         except ResolveError as exc:
-            findings.append(failed("dns.srv", f"{owner[:-1]} SRV", str(exc)))
-            continue
-        findings.append(_judge_srv(owner, rrset, found))
-    return findings
+            return lookup_failed("dns.srv", f"{owner[:-1]} SRV", exc)
+        return _judge_srv(owner, rrset, found)
+
+    wanted = [
+        rrset
+        for rrset in Recommended.of(provider, domain).of_type("SRV")
+        if not rrset.name.to_text().startswith("_autodiscover.")
+    ]
+    return list(await asyncio.gather(*(judge(rrset) for rrset in wanted)))
 
 
 async def check_autodiscover_srv(context: Context, domain: str) -> list[Finding]:
@@ -141,7 +152,7 @@ async def check_autodiscover_srv(context: Context, domain: str) -> list[Finding]
     try:
         found = await context.lookup.srv(owner)
     except ResolveError as exc:
-        return [failed("dns.srv", subject, str(exc), fix)]
+        return [lookup_failed("dns.srv", subject, exc)]
     if not found:
         return [
             warned(
@@ -157,6 +168,8 @@ async def check_autodiscover_srv(context: Context, domain: str) -> list[Finding]
     try:
         await context.lookup.addresses(target)
     except ResolveError as exc:
+        if not exc.missing:
+            return [lookup_failed("dns.srv", subject, exc)]
         return [failed("dns.srv", subject, f"its target does not resolve: {exc}", fix)]
     return [passed("dns.srv", subject, f"points at {target} port {found_port}")]
 
@@ -168,7 +181,7 @@ async def check_mx(context: Context, domain: str) -> list[Finding]:
     try:
         hosts = await context.lookup.mx(domain)
     except ResolveError as exc:
-        return [failed("dns.mx", subject, str(exc), fix)]
+        return [lookup_failed("dns.mx", subject, exc)]
     if not hosts:
         return [failed("dns.mx", subject, "no MX record: mail to this domain may go nowhere", fix)]
     if hosts == [(0, ".")]:
@@ -188,10 +201,11 @@ async def check_pacc_txt(context: Context, provider: Provider, domain: str) -> l
     if expected is None:
         return []
     try:
-        texts = await context.lookup.txt(owner)
-        published = await context.lookup.exists(f"ua-auto-config.{domain}")
+        texts, published = await asyncio.gather(
+            context.lookup.txt(owner), context.lookup.exists(f"ua-auto-config.{domain}")
+        )
     except ResolveError as exc:
-        return [failed("dns.pacc", subject, str(exc), _lines(expected))]
+        return [lookup_failed("dns.pacc", subject, exc)]
     value = text_of(next(iter(expected)))
     if value in texts:
         return [passed("dns.pacc", subject, "the digest of the PACC document providers.yaml gives")]

@@ -6,7 +6,7 @@ import json
 import shutil
 from typing import TextIO
 
-from .findings import SECTIONS, Finding, Report, Status
+from .findings import SECTIONS, Finding, Report, Status, Timing
 
 _MARK = {Status.PASS: "pass", Status.WARN: "WARN", Status.FAIL: "FAIL"}
 
@@ -45,11 +45,24 @@ def render_text(report: Report) -> str:
     lines.extend(
         (
             "",
-            f"{len(report.findings)} checks: {counts['pass']} passed, {counts['warn']} warnings, "
-            f"{counts['fail']} failed",
+            f"{_count(len(report.findings), 'check')}: {counts['pass']} passed, "
+            f"{_count(counts['warn'], 'warning')}, {counts['fail']} failed",
+            _timing_line(report.timing),
         )
     )
     return "\n".join(lines) + "\n"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _timing_line(timing: Timing) -> str:
+    """`took 5.0 s (limit 5 s: 1 x --timeout 5 s)`: what a run cost, against its bound."""
+    return (
+        f"took {timing.seconds:.1f} s (limit {timing.limit:g} s: "
+        f"{timing.steps} x --timeout {timing.timeout:g} s)"
+    )
 
 
 def render_json(report: Report) -> str:

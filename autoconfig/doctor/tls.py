@@ -5,6 +5,7 @@ host name as announced, TLS 1.2 at least), because a certificate that only works
 verification off is a certificate that makes clients refuse to connect.
 """
 
+import asyncio
 import ssl
 import time
 from dataclasses import dataclass
@@ -75,6 +76,34 @@ def judge_handshake(check: str, subject: str, host: str, handshake: Handshake) -
     return passed(check, subject, f"{detail} ({days:.0f} days left)")
 
 
+class HandshakeTimeout(Exception):
+    """The port took the connection, but no TLS handshake completed within the timeout.
+
+    Kept apart from a connect timeout because the fix is elsewhere: something listens (a proxy,
+    a load balancer, an overloaded or stuck server) but no working TLS server answers behind it.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"no TLS handshake within {timeout:g} s")
+        self.timeout = timeout
+
+
+async def start_tls(
+    writer: asyncio.StreamWriter, context: ssl.SSLContext, host: str, timeout: float
+) -> Handshake:
+    """Upgrade a connected stream with a verified handshake, within one step of the timeout.
+
+    Used for implicit TLS (HTTPS, SSL mail ports) and for STARTTLS alike, so a handshake that
+    never finishes reads the same everywhere: HandshakeTimeout, not a connect timeout.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            await writer.start_tls(context, server_hostname=host)
+    except TimeoutError:
+        raise HandshakeTimeout(timeout) from None
+    return handshake_of(writer.get_extra_info("ssl_object"))
+
+
 def answered_in_tls(exc: ssl.SSLError) -> bool:
     """Whether the server sent a TLS alert: it speaks TLS, so it is no clear-text port."""
     reason = str(getattr(exc, "reason", "") or "")
@@ -83,6 +112,13 @@ def answered_in_tls(exc: ssl.SSLError) -> bool:
 
 def describe_tls_error(exc: BaseException) -> tuple[str, str]:
     """(what went wrong, what to do) for a failed handshake."""
+    if isinstance(exc, HandshakeTimeout):
+        return (
+            f"TLS handshake timeout: the port accepted the connection, but no TLS handshake "
+            f"completed within {exc.timeout:g} s",
+            "look at the TLS server on this port (or the proxy or load balancer in front of "
+            "it): it takes connections but does not answer a TLS handshake",
+        )
     if isinstance(exc, ssl.SSLCertVerificationError):
         code = exc.verify_code
         message = exc.verify_message or str(exc)
