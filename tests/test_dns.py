@@ -339,14 +339,17 @@ def test_certificate_names_never_repeat_and_include_the_target(bundled):
     ]
 
 
-def test_redirect_only_provider_names_no_pacc_certificate():
+def test_redirect_only_provider_publishes_only_outlooks_name():
+    """Thunderbird clients get 404 for a provider without servers (and the doctor expects no
+    autoconfig name for it), so neither an autoconfig record nor its certificate is asked for."""
     redirected = provider(redirect=Redirect(url="https://autodiscover.other.example/a.xml"))
     text = render_zone(redirected, "mail.example", target="autodiscover.mail.example")
     zone = parse(text, "mail.example")
     assert zone.get_rdataset("autodiscover.mail.example.", dns.rdatatype.CNAME) is None
-    (cname,) = zone.get_rdataset("autoconfig.mail.example.", dns.rdatatype.CNAME)
-    assert cname.target.to_text() == "autodiscover.mail.example."
-    assert certificate_names(text) == ["autoconfig.mail.example", "autodiscover.mail.example"]
+    assert zone.get_node("autoconfig.mail.example.") is None
+    assert certificate_names(text) == ["autodiscover.mail.example"]
+    (srv,) = zone.get_rdataset("_autodiscover._tcp.mail.example.", dns.rdatatype.SRV)
+    assert srv.target.to_text() == "autodiscover.mail.example."
 
 
 def test_the_cli_handles_a_published_name_given_in_any_case_with_a_trailing_dot():

@@ -111,7 +111,7 @@ def _self_target(name: str) -> str:
 
 
 def _client_names(
-    domain: str, target: str | None, ttl: int, pacc_name: str | None
+    domain: str, target: str | None, ttl: int, pacc_name: str | None, thunderbird: bool
 ) -> Iterator[_Line]:
     """autoconfig/autodiscover names and the Autodiscover SRV record.
 
@@ -119,12 +119,23 @@ def _client_names(
     autodiscover.<domain>, because RFC 2782 forbids an SRV target that is an alias (CNAME). A
     target that is one of the names published here names the host the server runs on: that
     name gets the addresses and the others point at it. `pacc_name` is the PACC host name when
-    PACC records are published, for the list of names that need certificates.
+    PACC records are published, for the list of names that need certificates. Without
+    `thunderbird` (a provider with no servers, which Thunderbird clients get 404 for) only
+    Outlook's name is published.
     """
-    names = (f"autoconfig.{domain}.", f"autodiscover.{domain}.")
-    yield f"Thunderbird asks {names[0]}, Outlook {names[1]}"
+    autodiscover = f"autodiscover.{domain}."
+    if thunderbird:
+        names: tuple[str, ...] = (f"autoconfig.{domain}.", autodiscover)
+        yield f"Thunderbird asks {names[0]}, Outlook {names[1]}"
+    else:
+        names = (autodiscover,)
+        yield (
+            f"Outlook asks {autodiscover} (the provider has no servers, so Thunderbird clients "
+            "get nothing from autoconfig and need no name)"
+        )
     if target is None:
-        yield "No target host given: point both names at the addresses of the host that runs"
+        both = "both names" if thunderbird else "this name"
+        yield f"No target host given: point {both} at the addresses of the host that runs"
         yield "autoconfig (or run again with --target HOST to get CNAME records instead):"
         yield from _address_guidance(names, ttl)
     for name in names if target is not None else ():
@@ -133,7 +144,7 @@ def _client_names(
             yield from _address_guidance((name,), ttl)
         else:
             yield (name, "CNAME", target)
-    srv_target = target or names[1]
+    srv_target = target or autodiscover
     served = (*names, *filter(None, (pacc_name, target)))
     certified = [name[:-1] for name in dict.fromkeys(served)]
     yield f"The TLS reverse proxy in front of autoconfig needs certificates for {_and(certified)}."
@@ -238,7 +249,7 @@ def render_zone(provider: Provider, domain: str, target: str | None = None, ttl:
         f"DNS records for {domain}",
         f"provider {provider.id} ({provider.display_name})",
         "",
-        *_client_names(domain, target, ttl, pacc_name),
+        *_client_names(domain, target, ttl, pacc_name, has_servers),
         "",
     ]
     if has_servers:
