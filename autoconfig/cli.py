@@ -38,6 +38,7 @@ from .server import ServerOptions, TLSSetupError, run_workers, serve
 from .web.app import AppOptions
 from .web.observe import quiet_bad_requests
 from .web.proxies import parse_networks
+from .wording import counted
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
@@ -131,9 +132,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1 if failed else 0
     for warning in warnings:
         print(warning, file=sys.stderr)
-    plural = "" if len(warnings) == 1 else "s"
-    note = f", {len(warnings)} warning{plural}" if warnings else ""
-    print(f"{path}: OK, {providers} providers, {domains} domains{note}")
+    note = f", {counted(len(warnings), 'warning')}" if warnings else ""
+    print(f"{path}: OK, {counted(providers, 'provider')}, {counted(domains, 'domain')}{note}")
     return 1 if failed else 0
 
 

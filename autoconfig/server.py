@@ -25,6 +25,7 @@ from aiohttp import web
 from .config.loader import Config
 from .web import dispatch
 from .web.app import SERVICE, AppOptions, create_app, metrics_app, plain_http_app
+from .wording import counted
 
 log = logging.getLogger("autoconfig.server")
 
@@ -121,7 +122,8 @@ async def serve(app_options: AppOptions, config: Config, options: ServerOptions)
     host = f"[{options.host}]" if ":" in options.host else options.host
     print(
         f"autoconfig: serving {app_options.config_path} "
-        f"({len(catalog.entries)} providers, {catalog.domain_count} domains) "
+        f"({counted(len(catalog.entries), 'provider')}, "
+        f"{counted(catalog.domain_count, 'domain')}) "
         f"on {scheme}://{host}:{options.port}",
         flush=True,
     )
