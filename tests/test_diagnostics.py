@@ -23,8 +23,7 @@ CASES: list[tuple[str, dict[str, str | bytes], str]] = [
     (
         "AC001",
         {"p.yaml": "providers: [é]\n".encode("latin-1")},
-        "p.yaml: is not UTF-8 text: 'utf-8' codec can't decode byte 0xe9 in position 12: "
-        "invalid continuation byte",
+        "p.yaml:1: is not UTF-8 text: byte 0xe9 at column 13 (invalid continuation byte)",
     ),
     ("AC001", {"p.yaml": "# nothing here yet\n"}, "p.yaml:1: the file is empty"),
     (

@@ -18,6 +18,7 @@ from . import spec
 from .diagnostics import INVALID_VALUE, MISSING, NOT_HERE, UNREADABLE, ConfigInvalid, Diagnostic
 from .domains import Claims, DomainReader
 from .providers import ProviderReader
+from .syntax import undecodable
 from .yaml_nodes import Invalid, Reader, compose
 
 
@@ -75,7 +76,7 @@ class _ConfigLoader:
         try:
             text = self.read(path)
         except UnicodeDecodeError as exc:
-            self.errors.append(Diagnostic(file, None, "", UNREADABLE, f"is not UTF-8 text: {exc}"))
+            self.errors.append(undecodable(file, "", exc))
             return
         except OSError as exc:
             reason = exc.strerror or str(exc)
