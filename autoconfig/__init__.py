@@ -12,6 +12,7 @@ The layers, from the file to the wire:
 - reload.py: a new catalog on SIGHUP or a changed file, the last good one kept.
 - server.py: listeners, TLS, workers, signals. options.py: serve's options, declared once.
 - cli.py, __main__.py, gunicorn.py: the entry points; lookup.py: `autoconfig lookup`.
+- wording.py: counts in words ("1 provider") for the lines people read.
 - ispdb/: Thunderbird ISPDB files in and out. doctor/: live checks of a deployment.
 """
 

@@ -63,6 +63,7 @@ from .web.app import AppOptions
 from .web.host import public_base_url
 from .web.observe import configure_logging
 from .web.proxies import parse_networks
+from .wording import counted
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
@@ -166,9 +167,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1 if failed else 0
     for warning in warnings:
         print(warning, file=sys.stderr)
-    plural = "" if len(warnings) == 1 else "s"
-    note = f", {len(warnings)} warning{plural}" if warnings else ""
-    print(f"{path}: OK, {providers} providers, {domains} domains{note}")
+    note = f", {counted(len(warnings), 'warning')}" if warnings else ""
+    print(f"{path}: OK, {counted(providers, 'provider')}, {counted(domains, 'domain')}{note}")
     if against is not None:
         sys.stdout.write(catalog_summary.text(*against))
     return 1 if failed else 0

@@ -28,6 +28,7 @@ from .config.loader import Config
 from .reload import Source, SourceError
 from .web import dispatch
 from .web.app import SERVICE, AppOptions, Service, create_app, metrics_app, plain_http_app
+from .wording import counted
 
 log = logging.getLogger("autoconfig.server")
 
@@ -147,10 +148,6 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 async def serve(app_options: AppOptions, config: Config, options: ServerOptions) -> None:
     """Listen until SIGTERM or SIGINT, then drain and stop; ListenError when a port cannot be
     opened (whatever was opened already is closed again)."""
@@ -219,7 +216,7 @@ def _banner(
     catalog = service.state.catalog
     return (
         f"autoconfig: serving {app_options.config_path} "
-        f"({_plural(len(catalog.entries), 'provider')}, {_plural(catalog.domain_count, 'domain')}) "
+        f"({counted(len(catalog.entries), 'provider')}, {counted(catalog.domain_count, 'domain')}) "
         f"on {scheme}://{_url_host(options.host)}:{port}"
     )
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import BUNDLED, ROOT, VARIED
+from .server_support import ServerProcess
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -27,6 +28,35 @@ def test_check_bundled_file_summarises_it():
     result = run("check")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "providers.yaml: OK, 3 providers, 5 domains"
+
+
+ONE_PROVIDER = (
+    "providers:\n"
+    "  - id: example.com\n"
+    "    displayName: Example\n"
+    "    domains: [example.com]\n"
+    "    incoming:\n"
+    "      - {type: imap, hostname: imap.example.com, socketType: SSL}\n"
+    "    outgoing:\n"
+    "      - {hostname: smtp.example.com, socketType: SSL}\n"
+)
+
+
+def test_check_counts_in_words(tmp_path):
+    path = tmp_path / "providers.yaml"
+    path.write_text(ONE_PROVIDER)
+    assert run("check", cwd=tmp_path).stdout == "providers.yaml: OK, 1 provider, 1 domain\n"
+    path.write_text(ONE_PROVIDER.replace("[example.com]", "[example.com, example.net]"))
+    assert run("check", cwd=tmp_path).stdout == "providers.yaml: OK, 1 provider, 2 domains\n"
+
+
+def test_serve_counts_in_words(tmp_path):
+    path = tmp_path / "providers.yaml"
+    path.write_text(ONE_PROVIDER)
+    with ServerProcess(path) as server:
+        assert "(1 provider, 1 domain)" in server.banner, server.banner
+    with ServerProcess(BUNDLED) as server:
+        assert "(3 providers, 5 domains)" in server.banner, server.banner
 
 
 def test_check_takes_a_path_or_config(tmp_path):

@@ -23,14 +23,13 @@ CASES: list[tuple[str, dict[str, str | bytes], str]] = [
     (
         "AC001",
         {"p.yaml": "providers: [é]\n".encode("latin-1")},
-        "p.yaml: is not UTF-8 text: 'utf-8' codec can't decode byte 0xe9 in position 12: "
-        "invalid continuation byte",
+        "p.yaml:1: is not UTF-8 text: byte 0xe9 at column 13 (invalid continuation byte)",
     ),
     ("AC001", {"p.yaml": "# nothing here yet\n"}, "p.yaml:1: the file is empty"),
     (
         "AC001",
         {"p.yaml": "include: other.yaml\n"},
-        "other.yaml: cannot be read: No such file or directory",
+        "p.yaml:1: include: 'other.yaml' does not exist",
     ),
     (
         "AC001",
@@ -186,7 +185,7 @@ CASES: list[tuple[str, dict[str, str | bytes], str]] = [
     (
         "AC009",
         {"p.yaml": GOOD + "include: p.yaml\n"},
-        "p.yaml:15: include: 'p.yaml' includes itself (a loop)",
+        "p.yaml:15: include: an include loop: p.yaml -> p.yaml",
     ),
     (
         "AC009",
@@ -262,6 +261,7 @@ WARNING_CASES: list[tuple[str, str]] = [
         .replace("- a.example", "- www.a.example"),
     ),
     ("AC108", GOOD + "defaultProvider: a.example\n"),
+    ("AC109", GOOD + "include: providers.d/*.yaml\n"),
 ]
 
 
@@ -351,3 +351,69 @@ def test_json_errors_and_warnings_have_the_same_keys_in_the_same_order(tmp_path)
         "message": "70000 is not a port (1-65535)",
     }
     assert warnings[0]["code"] == "AC104"
+
+
+SORTED_MAIN = """\
+defaultProvider: nobody.test
+include: sub.yaml
+providers:
+  - id: acme.test
+    displayName: Acme
+    domains: [acme.test]
+    incoming:
+      - {type: imap, hostname: -bad-, port: 70000, socketType: ssl}
+    outgoing:
+      - {hostname: smtp.acme.test, socketType: SSL}
+    colour: blue
+"""
+SORTED_SUB = """\
+providers:
+  - id: sub.test
+    displayName: Sub
+    domains: [sub.test]
+    incoming:
+      - {type: imap, hostname: imap.sub.test, port: 0, socketType: SSL}
+    outgoing:
+      - {hostname: smtp.sub.test, socketType: SSL}
+"""
+
+
+def test_check_lists_errors_by_file_in_reading_order_then_by_line(tmp_path):
+    """The main file's `defaultProvider` (line 1) is checked last, and the include is read
+    before the main file's last key (line 11): the report is still in file and line order, and
+    the three errors of line 8 keep the order they were found in."""
+    main = tmp_path / "providers.yaml"
+    main.write_text(SORTED_MAIN)
+    (tmp_path / "sub.yaml").write_text(SORTED_SUB)
+    text = run_check(str(main))
+    assert text.returncode == 1
+    places = [line.split(": ", 2)[:2] for line in text.stderr.splitlines()]
+    sub = str(tmp_path / "sub.yaml")
+    assert places == [
+        [f"{main}:1", "defaultProvider"],
+        [f"{main}:8", "providers[0].incoming[0].hostname"],
+        [f"{main}:8", "providers[0].incoming[0].socketType"],
+        [f"{main}:8", "providers[0].incoming[0].port"],
+        [f"{main}:11", "providers[0].colour"],
+        [f"{sub}:6", "providers[0].incoming[0].port"],
+    ]
+    report = json.loads(run_check(str(main), "--format", "json").stdout)
+    assert [f"{e['file']}:{e['line']}: {e['path']}" for e in report["errors"]] == [
+        ": ".join(place) for place in places
+    ]
+
+
+def test_check_lists_warnings_by_line(tmp_path):
+    """AC104 is about the `incoming` key (line 6), AC102 about a port below it (line 9)."""
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        swap(GOOD, "port: 993\n        socketType: SSL", "port: 993\n        socketType: STARTTLS")
+        .replace("type: imap", "type: pop3")
+        .replace("port: 993", "port: 995")
+    )
+    done = run_check(str(path))
+    assert done.returncode == 0
+    assert [line.split(": ")[0:3:2] for line in done.stderr.splitlines()] == [
+        [f"{path}:6", "AC104 only POP3 is offered"],
+        [f"{path}:9", "AC102 port 995 is for implicit TLS (socketType SSL), not STARTTLS"],
+    ]

@@ -1,5 +1,8 @@
 """Includes, domain-list files and the default provider: big configurations stay precise."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,10 +102,9 @@ def test_missing_include_and_loops_are_errors(tmp_path):
     )
     write(tmp_path, "loop.yaml", "include: providers.yaml\n")
     messages = errors_of(main)
-    assert f"{tmp_path / 'gone.yaml'}: cannot be read: No such file or directory" in messages
-    assert any(
-        m.startswith(f"{tmp_path / 'loop.yaml'}:1: include:") and "loop" in m for m in messages
-    )
+    assert f"{main}:1: include[0]: {str(tmp_path / 'gone.yaml')!r} does not exist" in messages
+    loop = tmp_path / "loop.yaml"
+    assert f"{loop}:1: include: an include loop: {main} -> {loop} -> {main}" in messages
 
 
 def test_default_provider_only_in_the_main_file_and_must_exist(tmp_path):
@@ -188,3 +190,75 @@ async def test_domains_from_a_file_and_the_default_provider_are_served(tmp_path,
         root = etree.fromstring(await response.read())
         assert root.find("emailProvider").get("id") == expected
         assert domain in [d.text for d in root.iter("domain")]
+
+
+def check(folder: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """`autoconfig check providers.yaml` run in `folder`, as an admin runs it there."""
+    return subprocess.run(
+        [sys.executable, "-m", "autoconfig", "check", "providers.yaml", *options],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+MAIN_PROVIDER = "providers:\n" + provider("m.example", "[m.example]")
+
+
+def test_a_missing_include_is_reported_where_it_is_named(tmp_path):
+    write(tmp_path, "providers.yaml", "include:\n  - one.yaml\n  - gone.yaml\n" + MAIN_PROVIDER)
+    write(tmp_path, "one.yaml", "include: [sub/also-gone.yaml]\n")
+    done = check(tmp_path)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines() == [
+        "providers.yaml:3: include[1]: 'gone.yaml' does not exist",
+        "one.yaml:1: include[0]: 'sub/also-gone.yaml' does not exist",
+    ]
+
+
+def test_an_include_loop_is_shown_as_its_chain(tmp_path):
+    write(tmp_path, "providers.yaml", "include: a.yaml\n" + MAIN_PROVIDER)
+    write(tmp_path, "a.yaml", "include: b.yaml\n")
+    write(tmp_path, "b.yaml", "providers: []\ninclude: [a.yaml]\n")
+    done = check(tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "b.yaml:2: include[0]: an include loop: a.yaml -> b.yaml -> a.yaml"
+    ]
+
+
+def test_a_file_including_itself_is_a_loop_of_one(tmp_path):
+    write(tmp_path, "providers.yaml", MAIN_PROVIDER + "include: providers.yaml\n")
+    done = check(tmp_path)
+    assert done.stderr.splitlines() == [
+        "providers.yaml:9: include: an include loop: providers.yaml -> providers.yaml"
+    ]
+
+
+def test_a_glob_or_directory_that_matches_nothing_is_a_warning(tmp_path):
+    write(tmp_path, "providers.yaml", "include: [conf.d/*.yaml, empty.d, more]\n" + MAIN_PROVIDER)
+    (tmp_path / "empty.d").mkdir()
+    write(tmp_path, "empty.d/notes.txt", "not included\n")
+    write(tmp_path, "more/x.yml", "providers:\n" + provider("x.example", "[x.example]"))
+    done = check(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "providers.yaml:1: include[0]: AC109 'conf.d/*.yaml' matches no file: nothing is "
+        "included from it",
+        "providers.yaml:1: include[1]: AC109 'empty.d' holds no *.yaml or *.yml file: nothing "
+        "is included from it",
+    ]
+    assert done.stdout == "providers.yaml: OK, 2 providers, 2 domains, 2 warnings\n"
+    assert check(tmp_path, "--strict").returncode == 1
+    report = json.loads(check(tmp_path, "--format", "json").stdout)
+    assert [(w["code"], w["line"], w["path"]) for w in report["warnings"]] == [
+        ("AC109", 1, "include[0]"),
+        ("AC109", 1, "include[1]"),
+    ]
+    write(tmp_path, "conf.d/y.yaml", "providers:\n" + provider("y.example", "[y.example]"))
+    write(tmp_path, "empty.d/z.yaml", "providers:\n" + provider("z.example", "[z.example]"))
+    fixed = check(tmp_path)
+    assert (fixed.returncode, fixed.stderr) == (0, "")
+    assert fixed.stdout == "providers.yaml: OK, 4 providers, 4 domains\n"

@@ -234,3 +234,35 @@ def test_sighup_under_load_fails_no_request(tmp_path):
     assert set(hosts[switch:]) <= {"imap-old.example.com", "imap-new.example.com"}
     assert hosts[-1] == "imap-new.example.com"
     assert "port: 0 is not a port" in stderr, "the broken edit is logged with its error"
+
+
+async def test_healthz_lists_a_failed_reload_by_file_and_line(tmp_path, aiohttp_client):
+    """The include's error (sub.yaml) is found before the main file's `defaultProvider` (line 1)
+    is checked; /healthz prints them as `check` does: the main file first, in line order."""
+    path = tmp_path / "providers.yaml"
+    path.write_text(config_text("imap.example.com"))
+    client = await aiohttp_client(
+        create_app(AppOptions(config_path=path, watch=True, poll_interval=0.05))
+    )
+    (tmp_path / "sub.yaml").write_text(
+        config_text("imap.sub.example")
+        .replace("example.com", "sub.example")
+        .replace("socketType: SSL}", "socketType: SSL, port: 0}", 1)
+    )
+    replace_file(
+        path,
+        "defaultProvider: nobody.example\ninclude: sub.yaml\n"
+        + BROKEN.replace("socketType: SSL}", "socketType: ssl}", 1),
+    )
+
+    async def degraded():
+        return (await (await client.get("/healthz")).json())["status"] == "degraded"
+
+    await wait_for(degraded)
+    errors = (await (await client.get("/healthz")).json())["last_reload_error"]["errors"]
+    assert [error.split(": ", 2)[:2] for error in errors] == [
+        [f"{path}:1", "defaultProvider"],
+        [f"{path}:8", "providers[0].incoming[0].port"],
+        [f"{path}:10", "providers[0].outgoing[0].socketType"],
+        [f"{tmp_path / 'sub.yaml'}:6", "providers[0].incoming[0].port"],
+    ]

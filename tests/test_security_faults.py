@@ -246,7 +246,7 @@ FAULTS: dict[str, tuple[Callable[[Site], None], str, str]] = {
     "unreadable": (_unreadable, "providers.yaml", "Permission denied"),
     "directory": (_directory, "providers.yaml", "Is a directory"),
     "symlink-loop": (_symlink_loop, "providers.yaml", "symbolic links"),
-    "include-missing": (_include_missing, "extra.yaml", "cannot be read"),
+    "include-missing": (_include_missing, "extra.yaml", "does not exist"),
     "include-garbage": (_include_garbage, "extra.yaml", "YAML"),
 }
 """name -> (make the fault, the file the error names, text the error contains)."""
@@ -306,13 +306,16 @@ def test_start_with_an_invalid_file_lists_every_error_and_exits(tmp_path):
     done, elapsed, port = _start(config)
     assert done.returncode != 0
     assert elapsed < START_FAST
-    for expected in (
+    expected = (
+        f"{config}:1: include: {str(tmp_path / 'missing.yaml')!r} does not exist",
         f"{config}:6: providers[0].colour: unknown key",
         f"{config}:8: providers[0].incoming[0].port: 70000 is not a port",
         f"{config}:10: providers[0].outgoing[0].socketType: 'starttls' must be spelled",
-        "missing.yaml: cannot be read",
-    ):
-        assert expected in done.stderr, done.stderr
+    )
+    for line in expected:
+        assert line in done.stderr, done.stderr
+    positions = [done.stderr.index(line) for line in expected]
+    assert positions == sorted(positions), f"not in line order:\n{done.stderr}"
     assert "serving" not in done.stdout
     with contextlib.closing(socket.socket()) as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0, "the port was bound anyway"

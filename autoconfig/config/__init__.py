@@ -1,8 +1,10 @@
 """providers.yaml in, a validated Config out; every finding as one Diagnostic with a stable code.
 
 - spec.py: every key, type, limit and default of providers.yaml; the JSON Schema is made from it
-- diagnostics.py: Diagnostic (errors and warnings alike), the code registry CODES, ConfigInvalid
+- diagnostics.py: Diagnostic (errors and warnings alike), the code registry CODES, ConfigInvalid,
+  and the order findings are shown in (file, then line)
 - yaml_nodes.py: YAML read node by node, each error at file:line:path, with "did you mean"
+- syntax.py: YAML syntax errors and bytes that are not UTF-8, at line and column, with the fix
 - rules.py: what one value must look like (host names, URLs, languages...), shared with ispdb/
 - domains.py: domain entries and domain-list files, redirects, one provider per domain and id
 - providers.py: a provider's fields: names, servers, authentication, documentation, OAuth2...

@@ -5,6 +5,7 @@ Errors stop a file from loading; warnings (lint.py) do not. Both are the same `D
 The codes live in one registry, `CODES`, and are never reused for another meaning.
 """
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -39,6 +40,7 @@ CODES: dict[str, str] = {
     "AC106": "login name is not the full address",
     "AC107": "wildcard domain shadowed by another provider's exact domain",
     "AC108": "default provider answers for every unknown domain",
+    "AC109": "include pattern or directory that matches no file",
 }
 """Every code with its title: AC0xx are errors, AC1xx warnings."""
 
@@ -78,6 +80,25 @@ class Diagnostic:
             "code": self.code,
             "message": self.message,
         }
+
+
+def in_file_order(findings: Iterable[Diagnostic], files: Sequence[Path]) -> list[Diagnostic]:
+    """Findings by file, in the order the files were read (the main file first), then by line.
+
+    The sort is stable: findings of one line keep the order they were found in. A finding
+    without a line comes first in its file; one in a file that is not listed comes after the
+    listed files.
+    """
+    rank: dict[str, int] = {}
+    for file in files:
+        rank.setdefault(str(file), len(rank))
+
+    def key(finding: Diagnostic) -> tuple[int, str, int]:
+        position = rank.get(finding.file)
+        unlisted = finding.file if position is None else ""
+        return (len(rank) if position is None else position, unlisted, finding.line or 0)
+
+    return sorted(findings, key=key)
 
 
 class ConfigInvalid(Exception):

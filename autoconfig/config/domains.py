@@ -17,6 +17,7 @@ from ..model import Domain, Redirect
 from . import spec
 from .diagnostics import INVALID_VALUE, MISSING, NOT_HERE, TAKEN, UNREADABLE, Diagnostic
 from .rules import domain_name, redirect_address_error, url_error
+from .syntax import undecodable
 from .yaml_nodes import INVALID, Invalid, Reader
 
 
@@ -144,8 +145,11 @@ class DomainReader:
         self.lists[(self.r.file, path)] = file
         try:
             text = self.read(file)
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
+        except UnicodeDecodeError as exc:
+            self.r.errors.append(undecodable(str(file), path, exc))
+            return INVALID
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
             return self.r.error(node, path, UNREADABLE, f"{str(file)!r} cannot be read: {reason}")
         domains = []
         failed = False

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 from ..address import EMAILADDRESS, EMAILDOMAIN, EMAILLOCALPART
 from ..model import PASSWORD_METHODS, Authentication, Provider, Server, SocketType
-from .diagnostics import Diagnostic, Severity
-from .loader import Config
+from .diagnostics import Diagnostic, Severity, in_file_order
+from .loader import Config, EmptyInclude
 
 _IMPLICIT_TLS_PORTS = {993, 995, 465}
 _STARTTLS_PORTS = {143, 110, 587, 25}
@@ -134,9 +134,16 @@ def _shadowed_wildcards(config: Config) -> Iterator[Diagnostic]:
                 )
 
 
+def _empty_include(empty: EmptyInclude) -> Diagnostic:
+    """A pattern or directory that includes nothing: a typo, or files not copied yet."""
+    found = "holds no *.yaml or *.yml file" if empty.directory else "matches no file"
+    message = f"{empty.target!r} {found}: nothing is included from it"
+    return Diagnostic(empty.file, empty.line, empty.path, "AC109", message, Severity.WARNING)
+
+
 def lint(config: Config) -> list[Diagnostic]:
-    """Every warning for a loaded configuration, in file order."""
-    warnings: list[Diagnostic] = []
+    """Every warning for a loaded configuration, by file (in reading order) and line."""
+    warnings: list[Diagnostic] = [_empty_include(empty) for empty in config.empty_includes]
     for index, provider in enumerate(config.providers):
         for subpath, code, message in _provider_findings(provider):
             file, line, path = config.locate(index, subpath)
@@ -156,4 +163,4 @@ def lint(config: Config) -> list[Diagnostic]:
                 Severity.WARNING,
             )
         )
-    return warnings
+    return in_file_order(warnings, config.files)

@@ -15,19 +15,39 @@ import yaml
 
 from ..model import Provider
 from . import spec
-from .diagnostics import INVALID_VALUE, MISSING, NOT_HERE, UNREADABLE, ConfigInvalid, Diagnostic
+from .diagnostics import (
+    INVALID_VALUE,
+    MISSING,
+    NOT_HERE,
+    UNREADABLE,
+    ConfigInvalid,
+    Diagnostic,
+    in_file_order,
+)
 from .domains import Claims, DomainReader
 from .providers import ProviderReader
+from .syntax import undecodable
 from .yaml_nodes import Invalid, Reader, compose
 
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """Where a provider is written: for messages that point an admin at the right line."""
+    """Where a provider or an include entry is written: for messages that point at its line."""
 
     file: str
     path: str
     line: int
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyInclude:
+    """An `include` entry (a glob pattern or a directory) that matched no file: lint warns."""
+
+    file: str
+    line: int
+    path: str
+    target: str
+    directory: bool
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,7 @@ class Config:
     lines: Mapping[tuple[str, str], int] = field(default_factory=dict)
     domain_lists: Mapping[tuple[str, str], Path] = field(default_factory=dict)
     """(file, `providers[i].domainsFile`) -> the domain-list file it names."""
+    empty_includes: tuple[EmptyInclude, ...] = ()
 
     def locate(self, index: int, subpath: str = "") -> tuple[str, int, str]:
         """(file, line, path) of a field of provider `index`, or of the provider itself."""
@@ -71,14 +92,27 @@ class _ConfigLoader:
         self.origins: list[Origin] = []
         self.default: tuple[str, str, int] | None = None
         self.including: list[Path] = []
+        """The files being read, each included by the one before it: to show a loop whole."""
+        self.empty_includes: list[EmptyInclude] = []
 
-    def load(self, path: Path, main: bool) -> None:
+    def load(self, path: Path, main: bool, included_at: Origin | None = None) -> None:
+        """Read one file; `included_at` is the `include` entry that named it, if any."""
         file = str(path)
         self.files.append(path)
         try:
             text = self.read(path)
         except UnicodeDecodeError as exc:
-            self.errors.append(Diagnostic(file, None, "", UNREADABLE, f"is not UTF-8 text: {exc}"))
+            self.errors.append(undecodable(file, "", exc))
+            return
+        except FileNotFoundError as exc:
+            if included_at is None:
+                reason = exc.strerror or str(exc)
+                error = Diagnostic(file, None, "", UNREADABLE, f"cannot be read: {reason}")
+            else:
+                at = included_at
+                message = f"{file!r} does not exist"
+                error = Diagnostic(at.file, at.line, at.path, UNREADABLE, message)
+            self.errors.append(error)
             return
         except OSError as exc:
             reason = exc.strerror or str(exc)
@@ -93,7 +127,7 @@ class _ConfigLoader:
             if root is None:
                 self.errors.append(Diagnostic(file, 1, "", UNREADABLE, "the file is empty"))
                 return
-            self.including.append(path.resolve())
+            self.including.append(path)
             reader = Reader(file, loader, self.errors, self.lines)
             self.read_document(reader, root, path, main)
             self.including.pop()
@@ -129,20 +163,27 @@ class _ConfigLoader:
                 if isinstance(value, str):
                     self.default = (value.lower(), reader.file, node.start_mark.line + 1)
         if "include" in top:
-            for child in self.includes(reader, top["include"], path.parent):
-                self.load(child, main=False)
+            for child, included_at in self.includes(reader, top["include"], path.parent):
+                self.load(child, main=False, included_at=included_at)
 
-    def includes(self, reader: Reader, node: yaml.Node, base: Path) -> list[Path]:
-        """The files an `include` names: paths, directories (their *.yaml) and glob patterns."""
+    def includes(self, reader: Reader, node: yaml.Node, base: Path) -> list[tuple[Path, Origin]]:
+        """The files an `include` names (paths, directories, glob patterns), each with its entry.
+
+        A file already being read (a loop) is reported with the chain of includes that leads
+        back to it; a pattern or directory that matches nothing is kept for lint to warn about.
+        """
         entries = [(node, "include")]
         if isinstance(node, yaml.SequenceNode):
             entries = [(item, f"include[{i}]") for i, item in enumerate(node.value)]
             self.lines.update({(reader.file, p): n.start_mark.line + 1 for n, p in entries})
-        found: list[Path] = []
+        found: list[tuple[Path, Origin]] = []
+        seen: set[Path] = set()
+        reading = [included.resolve() for included in self.including]
         for item, item_path in entries:
             pattern = reader.text(item, item_path)
             if isinstance(pattern, Invalid):
                 continue
+            at = Origin(reader.file, item_path, item.start_mark.line + 1)
             target = base / pattern
             if any(char in pattern for char in "*?["):
                 matches = sorted(base.glob(pattern))
@@ -152,14 +193,18 @@ class _ConfigLoader:
                 self.files.append(target)
             else:
                 matches = [target]
+            if not matches:
+                empty = EmptyInclude(at.file, at.line, at.path, str(target), target.is_dir())
+                self.empty_includes.append(empty)
             for match in matches:
-                if match.resolve() in self.including:
-                    message = f"{str(match)!r} includes itself (a loop)"
+                resolved = match.resolve()
+                if resolved in reading:
+                    loop = [*self.including[reading.index(resolved) :], match]
+                    message = "an include loop: " + " -> ".join(str(file) for file in loop)
                     reader.error(item, item_path, NOT_HERE, message)
-                elif match.resolve() in {f.resolve() for f in found}:
-                    continue
-                else:
-                    found.append(match)
+                elif resolved not in seen:
+                    seen.add(resolved)
+                    found.append((match, at))
         return found
 
     def result(self, main: Path) -> Config:
@@ -175,7 +220,8 @@ class _ConfigLoader:
                     Diagnostic(file, line, "defaultProvider", INVALID_VALUE, message)
                 )
         if self.errors:
-            raise ConfigInvalid(self.errors, files=tuple(self.files))
+            errors = in_file_order(self.errors, self.files)
+            raise ConfigInvalid(errors, files=tuple(self.files))
         return Config(
             providers=tuple(self.providers),
             origins=tuple(self.origins),
@@ -183,6 +229,7 @@ class _ConfigLoader:
             files=tuple(self.files),
             lines=self.lines,
             domain_lists=self.domain_lists,
+            empty_includes=tuple(self.empty_includes),
         )
 
 

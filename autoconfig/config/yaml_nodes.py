@@ -26,9 +26,11 @@ from .diagnostics import (
     Diagnostic,
 )
 from .rules import has_forbidden_characters
+from .syntax import reader_error, syntax_error
 
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's parser where PyYAML was built with it (much faster on big files), same nodes."""
+YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser where PyYAML was built with it (much faster on big files), same nodes;
+syntax.py words the errors of both parsers alike."""
 
 
 class Invalid:
@@ -187,29 +189,6 @@ def _choice_message(value: str, choices: list[str], what: str) -> str:
     return f"{value!r} is not {what} ({', '.join(choices)})"
 
 
-def _reader_error(file: str, text: str, exc: yaml.reader.ReaderError) -> Diagnostic:
-    """A character YAML does not allow (a raw control character, say), at its line."""
-    line = text.count("\n", 0, exc.position) + 1
-    message = f"not valid YAML: character {exc.character!r} not allowed"
-    return Diagnostic(file, line, "", NOT_YAML, message)
-
-
-def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
-    """A syntax error at the line an admin should look at.
-
-    When the parser only notices the problem at the end of the file (an unclosed quote or
-    bracket), the line where the construct started is the useful one; libyaml may place the end
-    of the file one line past the last, so lines are kept within the text.
-    """
-    mark = exc.problem_mark
-    if exc.context_mark is not None and (mark is None or mark.index >= len(text.rstrip())):
-        mark = exc.context_mark
-    last_line = text.rstrip().count("\n") + 1
-    line = min(mark.line + 1, last_line) if mark is not None else None
-    problem = " ".join(part for part in (exc.context, exc.problem) if part)
-    return Diagnostic(file, line, "", NOT_YAML, f"not valid YAML: {problem}")
-
-
 def compose(file: str, text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
     """The root node of a document (None when it holds nothing) and the loader that built it.
 
@@ -217,17 +196,17 @@ def compose(file: str, text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
     is not YAML raises ConfigInvalid with its one error.
     """
     try:
-        loader = _YAML_LOADER(text)
+        loader = YAML_LOADER(text)
     except yaml.reader.ReaderError as exc:
-        raise ConfigInvalid([_reader_error(file, text, exc)]) from exc
+        raise ConfigInvalid([reader_error(file, text, exc)]) from exc
     try:
         return loader, loader.get_single_node()
     except yaml.reader.ReaderError as exc:
         loader.dispose()
-        raise ConfigInvalid([_reader_error(file, text, exc)]) from exc
+        raise ConfigInvalid([reader_error(file, text, exc)]) from exc
     except yaml.MarkedYAMLError as exc:
         loader.dispose()
-        raise ConfigInvalid([_syntax_error(file, text, exc)]) from exc
+        raise ConfigInvalid([syntax_error(file, text, exc)]) from exc
     except yaml.YAMLError as exc:
         loader.dispose()
         error = Diagnostic(file, None, "", NOT_YAML, f"not valid YAML: {exc}")
